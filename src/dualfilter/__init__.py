@@ -1,0 +1,38 @@
+"""dualfilter: optimal next-token prediction for hidden Markov models, and the dual filter.
+
+The package follows the book's chapters, one module a concept:
+
+- ``model``: the HMM, random models, sampling (chapter 2)
+- ``filtering``: the nonlinear predictor by the forward algorithm (chapter 2)
+- ``control``: estimators as controls, the dual BΔE, the optimal control (chapters 3, 4, 6)
+- ``linear``: the best additive predictor by the Riccati recursion (chapter 5)
+- ``fixed_point``: the fixed-point equation and the dual filter (chapters 7-9)
+- ``brute_force``: exhaustive enumeration, the oracle for small models
+"""
+
+from .control import control_cost, dual_backward, estimate, optimal_control
+from .filtering import log_likelihood, next_token_probs, predict
+from .fixed_point import contributions, dual_filter, fixed_point_map, prior_measures
+from .linear import LinearPredictor, linear_predictor
+from .model import HMM, random_hmm, sample
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "HMM",
+    "random_hmm",
+    "sample",
+    "predict",
+    "log_likelihood",
+    "next_token_probs",
+    "dual_backward",
+    "control_cost",
+    "optimal_control",
+    "estimate",
+    "linear_predictor",
+    "LinearPredictor",
+    "fixed_point_map",
+    "dual_filter",
+    "contributions",
+    "prior_measures",
+]

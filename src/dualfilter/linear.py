@@ -1,0 +1,85 @@
+"""The best additive (linear) predictor as an LQ optimal control problem (chapter 5).
+
+With deterministic controls the cost identity is quadratic in (y, u), and dynamic programming
+forward in t with value function V_t(y) = y^T Sigma_t y gives the Riccati recursion
+
+    Sigma_0 = diag(mu) - mu^T mu,
+    K_t = (C^T Sigma_t C + R_t)^+ C^T Sigma_t A,
+    Sigma_{t+1} = A^T Sigma_t A + Q_t - A^T Sigma_t C K_t,
+
+Q_t = diag(p_{t+1}) - A^T diag(p_t) A,  R_t = diag(p_t C) - C^T diag(p_t) C,  p_t = mu A^t.
+The optimal control is u_t = -K_t y_{t+1} and the minimal cost f^T Sigma_T f is the MSE of the
+best estimator of f(X_T) that is additive in the one-hot token features.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .model import HMM, check_function, check_horizon, check_tokens
+
+__all__ = ["linear_predictor", "LinearPredictor"]
+
+PINV_RCOND = 1e-12
+
+
+class LinearPredictor:
+    """Riccati solution for horizon T.
+
+    Attributes
+    ----------
+    Sigma : array (T+1, d, d)
+        Sigma_t; f^T Sigma_t f is the minimal MSE of an additive estimator of f(X_t).
+    gains : array (T, n_tokens, d)
+        K_t, the optimal feedback u_t = -K_t y_{t+1}.
+    """
+
+    def __init__(self, hmm: HMM, T: int):
+        self.hmm = hmm
+        self.T = T
+        A, C = hmm.A, hmm.C
+        p = hmm.prior_marginals(T)
+        d, n = hmm.n_states, hmm.n_tokens
+        self.Sigma = np.empty((T + 1, d, d))
+        self.gains = np.empty((T, n, d))
+        self.Sigma[0] = np.diag(hmm.mu) - np.outer(hmm.mu, hmm.mu)
+        for t in range(T):
+            S = self.Sigma[t]
+            Q = np.diag(p[t + 1]) - A.T @ (p[t][:, None] * A)
+            R = np.diag(p[t] @ C) - C.T @ (p[t][:, None] * C)
+            SA = S @ A
+            K = np.linalg.pinv(C.T @ S @ C + R, rcond=PINV_RCOND, hermitian=True) @ (C.T @ SA)
+            nxt = A.T @ SA + Q - SA.T @ C @ K
+            self.Sigma[t + 1] = 0.5 * (nxt + nxt.T)  # symmetric up to rounding
+            self.gains[t] = K
+
+    def mse(self, f) -> float:
+        """Minimal mean-square error f^T Sigma_T f of an additive estimator of f(X_T)."""
+        f = check_function(self.hmm, f)
+        return float(f @ self.Sigma[self.T] @ f)
+
+    def controls(self, f) -> np.ndarray:
+        """Optimal deterministic controls u_t = -K_t y_{t+1}, shape (T, n_tokens)."""
+        f = check_function(self.hmm, f)
+        u = np.empty((self.T, self.hmm.n_tokens))
+        y = f
+        for t in range(self.T - 1, -1, -1):
+            u[t] = -self.gains[t] @ y
+            y = self.hmm.A @ y + self.hmm.C @ u[t]
+        return u
+
+    def estimate(self, tokens, f) -> float:
+        """The best additive estimate mu(y_0) - sum_t u_t(z_t) of f(X_T) from tokens (T,)."""
+        tokens = check_tokens(self.hmm, tokens)
+        if tokens.shape[0] != self.T:
+            raise ValueError(f"tokens must have length T = {self.T}, got {tokens.shape[0]}")
+        u = self.controls(f)
+        y = check_function(self.hmm, f)
+        for t in range(self.T - 1, -1, -1):
+            y = self.hmm.A @ y + self.hmm.C @ u[t]
+        return float(self.hmm.mu @ y - u[np.arange(self.T), tokens].sum())
+
+
+def linear_predictor(hmm: HMM, T: int) -> LinearPredictor:
+    """Solve the Riccati recursion of chapter 5 for horizon T (see ``LinearPredictor``)."""
+    return LinearPredictor(hmm, check_horizon(T))

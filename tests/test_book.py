@@ -1,0 +1,30 @@
+"""The book builds with warnings as errors, executing every chapter (a failing cell fails)."""
+
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _toc_files():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files += [c["file"] for c in part["chapters"]]
+    files += [c["file"] for c in toc.get("chapters", [])]
+    return files
+
+
+def test_book_builds_and_every_chapter_has_a_page(built_book):
+    for name in _toc_files():
+        page = built_book / (name + ".html")
+        assert page.exists(), f"no HTML page for {name}"
+        assert "Traceback" not in page.read_text(encoding="utf-8"), f"an error is shown in {name}"
+
+
+def test_every_notebook_was_executed(built_book):
+    """Execution reports exist only for failed notebooks; none should be there."""
+    reports = built_book / "reports"
+    failed = sorted(p.name for p in reports.glob("**/*.err.log")) if reports.exists() else []
+    assert not failed, f"notebooks failed to execute: {failed}"
