@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import dualfilter as df
+from offline import offline_command, offline_env
 
 ROOT = Path(__file__).resolve().parents[1]
 JUPYTER_BOOK = shutil.which("jupyter-book") or str(Path(sys.executable).with_name("jupyter-book"))
@@ -24,17 +25,22 @@ def small_hmm(request):
 
 @pytest.fixture(scope="session")
 def built_book(tmp_path_factory):
-    """Build the whole book once (executing every chapter, warnings as errors).
+    """Build the whole book once (executing every chapter, warnings as errors), offline.
 
-    Returns the path of the HTML output. Set DUALFILTER_BOOK_HTML to reuse an existing build.
+    The build runs with no network but loopback (tests/offline.py: a Python socket guard in
+    every process, and a fresh network namespace where the machine allows it), so a chapter
+    that downloads anything fails the build. Returns the path of the HTML output. Set
+    DUALFILTER_BOOK_HTML to reuse an existing build.
     """
     reuse = os.environ.get("DUALFILTER_BOOK_HTML")
     if reuse:
         return Path(reuse)
     out = tmp_path_factory.mktemp("book")
     proc = subprocess.run(
-        [JUPYTER_BOOK, "build", str(ROOT), "-W", "-n", "--keep-going", "--path-output", str(out)],
-        cwd=ROOT, capture_output=True, text=True,
+        offline_command(
+            [JUPYTER_BOOK, "build", str(ROOT), "-W", "-n", "--keep-going", "--path-output", str(out)]
+        ),
+        cwd=ROOT, capture_output=True, text=True, env=offline_env(),
     )
     if proc.returncode != 0:
         reports = list((out / "_build" / "html" / "reports").glob("**/*.log"))

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from .filtering import predict
-from .model import HMM, check_function, check_horizon, check_tokens, _as_finite_array
+from .model import HMM, check_finite_result, check_function, check_horizon, check_tokens, _as_finite_array
 
 __all__ = ["dual_backward", "control_cost", "optimal_control", "estimate"]
 
@@ -51,7 +51,7 @@ def dual_backward(hmm: HMM, f, u=None, *, T: int | None = None) -> np.ndarray:
     y[T] = f
     for t in range(T - 1, -1, -1):
         y[t] = hmm.A @ y[t + 1] + hmm.C @ u[t]
-    return y
+    return check_finite_result(y, "dual_backward")
 
 
 def control_cost(hmm: HMM, f, u) -> float:
@@ -69,7 +69,7 @@ def control_cost(hmm: HMM, f, u) -> float:
         gamma_A = A @ y[t + 1] ** 2 - (A @ y[t + 1]) ** 2
         gamma_C = C @ u[t] ** 2 - (C @ u[t]) ** 2
         cost += p[t] @ (gamma_A + gamma_C)
-    return float(cost)
+    return float(check_finite_result(cost, "control_cost"))
 
 
 def optimal_control(hmm: HMM, tokens, f) -> np.ndarray:
@@ -93,7 +93,7 @@ def optimal_control(hmm: HMM, tokens, f) -> np.ndarray:
     numerator = weighted - prob * mean_y[:, None]
     U = np.zeros((T, hmm.n_tokens))
     np.divide(-numerator, prob, out=U, where=prob > 0)
-    return U
+    return check_finite_result(U, "optimal_control")
 
 
 def estimate(hmm: HMM, tokens, f, U) -> float:
@@ -103,4 +103,4 @@ def estimate(hmm: HMM, tokens, f, U) -> float:
     U = _check_controls(hmm, U, tokens.shape[0])
     T = tokens.shape[0]
     y0 = dual_backward(hmm, f, T=T)[0]
-    return float(hmm.mu @ y0 - U[np.arange(T), tokens].sum())
+    return float(check_finite_result(hmm.mu @ y0 - U[np.arange(T), tokens].sum(), "estimate"))

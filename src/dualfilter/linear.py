@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .model import HMM, check_function, check_horizon, check_tokens
+from .model import HMM, check_finite_result, check_function, check_horizon, check_tokens
 
 __all__ = ["linear_predictor", "LinearPredictor"]
 
@@ -56,7 +56,7 @@ class LinearPredictor:
     def mse(self, f) -> float:
         """Minimal mean-square error f^T Sigma_T f of an additive estimator of f(X_T)."""
         f = check_function(self.hmm, f)
-        return float(f @ self.Sigma[self.T] @ f)
+        return float(check_finite_result(f @ self.Sigma[self.T] @ f, "mse"))
 
     def controls(self, f) -> np.ndarray:
         """Optimal deterministic controls u_t = -K_t y_{t+1}, shape (T, n_tokens)."""
@@ -66,7 +66,7 @@ class LinearPredictor:
         for t in range(self.T - 1, -1, -1):
             u[t] = -self.gains[t] @ y
             y = self.hmm.A @ y + self.hmm.C @ u[t]
-        return u
+        return check_finite_result(u, "controls")
 
     def estimate(self, tokens, f) -> float:
         """The best additive estimate mu(y_0) - sum_t u_t(z_t) of f(X_T) from tokens (T,)."""
@@ -77,7 +77,7 @@ class LinearPredictor:
         y = check_function(self.hmm, f)
         for t in range(self.T - 1, -1, -1):
             y = self.hmm.A @ y + self.hmm.C @ u[t]
-        return float(self.hmm.mu @ y - u[np.arange(self.T), tokens].sum())
+        return float(check_finite_result(self.hmm.mu @ y - u[np.arange(self.T), tokens].sum(), "estimate"))
 
 
 def linear_predictor(hmm: HMM, T: int) -> LinearPredictor:

@@ -34,6 +34,28 @@ def _as_finite_array(x, name: str, ndim: int) -> np.ndarray:
     return arr
 
 
+def check_finite_result(value, what: str):
+    """Return ``value`` if every entry is finite, else raise ValueError.
+
+    Used on the results of the public functions: finite inputs of huge magnitude (around
+    1e154 and beyond, whose squares overflow) can push a float64 computation to inf or NaN,
+    and a silent inf/NaN result is never returned.
+    """
+    if not np.all(np.isfinite(value)):
+        raise ValueError(
+            f"{what} overflowed to inf/NaN in float64: the inputs are of extreme magnitude "
+            f"(rescale them, e.g. so that their entries are at most 1e100)"
+        )
+    return value
+
+
+def _check_real(value, name: str) -> float:
+    """Return a real scalar option as a float, or raise ValueError (None and strings too)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a real number, got {value!r}")
+    return float(value)
+
+
 def _check_stochastic(arr: np.ndarray, name: str) -> None:
     """Raise ValueError unless every row of ``arr`` is a probability vector."""
     if np.any(arr < 0):
@@ -148,6 +170,14 @@ def check_tokens(hmm: HMM, tokens, *, allow_batch: bool = False) -> np.ndarray:
                 f"token {int(arr[pos])} at position {pos} is outside the vocabulary "
                 f"0..{hmm.n_tokens - 1}"
             )
+        mute = np.flatnonzero(~np.any(hmm.C > 0, axis=0)[arr.ravel()])
+        if mute.size:  # such a token has zero probability under every law of the state
+            pos = np.unravel_index(mute[0], arr.shape)
+            pos = int(pos[0]) if arr.ndim == 1 else tuple(int(p) for p in pos)
+            raise ValueError(
+                f"token {int(arr[pos])} at position {pos} has zero probability under the "
+                f"model: no hidden state emits it (column {int(arr[pos])} of C is zero)"
+            )
     return np.ascontiguousarray(arr, dtype=np.int64)
 
 
@@ -196,8 +226,10 @@ def random_hmm(
         ("transition_concentration", transition_concentration),
         ("emission_concentration", emission_concentration),
     ):
+        value = _check_real(value, name)
         if not (np.isfinite(value) and value > 0):
             raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    stickiness = _check_real(stickiness, "stickiness")
     if not (np.isfinite(stickiness) and 0.0 <= stickiness <= 1.0):
         raise ValueError(f"stickiness must lie in [0, 1], got {stickiness!r}")
     rng = np.random.default_rng(seed)
@@ -216,6 +248,9 @@ def _dirichlet_rows(rng, alpha: float, rows: int, cols: int) -> np.ndarray:
     """
     g = rng.gamma(alpha, size=(rows, cols))
     sums = g.sum(axis=1, keepdims=True)
+    if not np.all(np.isfinite(sums)):  # huge alpha: the sum overflows; rescale rows first
+        g = g / g.max(axis=1, keepdims=True)
+        sums = g.sum(axis=1, keepdims=True)
     empty = sums[:, 0] == 0
     if np.any(empty):
         g[empty] = np.eye(cols)[rng.integers(cols, size=int(empty.sum()))]
@@ -228,12 +263,15 @@ def sample(hmm: HMM, T: int, *, seed) -> tuple[np.ndarray, np.ndarray]:
 
     Returns ``(states, tokens)`` with shapes (T+1,) and (T,): X_0..X_T and Z_0..Z_{T-1}.
     The draws are inverse-CDF look-ups on uniforms from ``numpy.random.default_rng(seed)``,
-    done in a numba kernel, so the result depends only on the model and the seed.
+    done in a numba kernel, so the result depends only on the model and the seed. Tokens are
+    found by a binary search in block-wise cumulative sums of the emission rows of the
+    states visited, computed once per call, so a large vocabulary costs one pass over those
+    rows rather than one per draw.
     """
     T = check_horizon(T)
     rng = np.random.default_rng(seed)
     uniforms = rng.random(2 * T + 1)
-    return _sample_kernel(hmm.A, hmm.C, hmm.mu, uniforms, T)
+    return _sample_kernel(hmm.A, hmm.C, hmm.mu, uniforms, T, _BLOCK)
 
 
 @njit(cache=True)
@@ -250,12 +288,93 @@ def _inverse_cdf(p, u):
     return last_positive  # u within rounding of 1: the last state with positive mass
 
 
+_BLOCK = 64  # entries of an emission row per block of the cumulative table
+
+
 @njit(cache=True)
-def _sample_kernel(A, C, mu, uniforms, T):
+def _block_cumsums(C, rows, block):
+    """Cumulative sums of the rows C[rows[j]] at block boundaries, shape (len(rows), nb+1).
+
+    table[j, b] = C[r, 0] + ... + C[r, b*block - 1] (r = rows[j], nb = ceil(n_tokens/block)),
+    accumulated left to right exactly as _inverse_cdf does; the last column is the row sum.
+    Eight rows are accumulated side by side (eight independent chains of additions, the
+    last group padded by repeating a row) so that the pass runs at memory speed.
+    """
+    n = C.shape[1]
+    nb = (n + block - 1) // block
+    R = rows.shape[0]
+    table = np.empty((R, nb + 1))
+    for g in range(0, R, 8):
+        width = min(8, R - g)
+        r = np.array([rows[g + min(j, width - 1)] for j in range(8)])
+        c0, c1, c2, c3 = C[r[0]], C[r[1]], C[r[2]], C[r[3]]
+        c4, c5, c6, c7 = C[r[4]], C[r[5]], C[r[6]], C[r[7]]
+        a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
+        for b in range(nb + 1):
+            acc = (a0, a1, a2, a3, a4, a5, a6, a7)
+            for j in range(width):
+                table[g + j, b] = acc[j]
+            for k in range(b * block, min((b + 1) * block, n)):
+                a0 += c0[k]
+                a1 += c1[k]
+                a2 += c2[k]
+                a3 += c3[k]
+                a4 += c4[k]
+                a5 += c5[k]
+                a6 += c6[k]
+                a7 += c7[k]
+    return table
+
+
+@njit(cache=True)
+def _inverse_cdf_blocked(p, cums, block, u):
+    """_inverse_cdf(p, u) in O(log(n / block) + block): binary search in the block sums cums."""
+    nb = cums.shape[0] - 1
+    if not cums[nb] > u:
+        k = p.shape[0] - 1
+        while k > 0 and not p[k] > 0.0:
+            k -= 1
+        return k  # u within rounding of 1: the last state with positive mass
+    lo, hi = 0, nb  # invariant: cums[lo] <= u < cums[hi]
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if cums[mid] > u:
+            hi = mid
+        else:
+            lo = mid
+    acc = cums[lo]
+    for k in range(lo * block, p.shape[0]):
+        if p[k] > 0.0:
+            acc += p[k]
+            if acc > u:
+                return k
+    return p.shape[0] - 1  # not reached: the scan reproduces cums[hi] > u
+
+
+@njit(cache=True)
+def _sample_kernel(A, C, mu, uniforms, T, block):
+    """Draw X_0 ~ mu, Z_t ~ C[X_t], X_{t+1} ~ A[X_t]; return states (T+1,), tokens (T,).
+
+    uniforms (2T+1,): uniforms[0] for X_0, uniforms[2t+1] for Z_t, uniforms[2t+2] for
+    X_{t+1}. The chain does not depend on the tokens, so the path is drawn first; the token
+    draws then share one block-cumulative table (_block_cumsums) per visited state.
+    """
+    d = A.shape[0]
     states = np.empty(T + 1, dtype=np.int64)
     tokens = np.empty(T, dtype=np.int64)
     states[0] = _inverse_cdf(mu, uniforms[0])
     for t in range(T):
-        tokens[t] = _inverse_cdf(C[states[t]], uniforms[2 * t + 1])
         states[t + 1] = _inverse_cdf(A[states[t]], uniforms[2 * t + 2])
+    slot = np.full(d, -1, dtype=np.int64)
+    rows = np.empty(min(d, T), dtype=np.int64)
+    R = 0
+    for t in range(T):
+        if slot[states[t]] < 0:
+            slot[states[t]] = R
+            rows[R] = states[t]
+            R += 1
+    table = _block_cumsums(C, rows[:R], block)
+    for t in range(T):
+        x = states[t]
+        tokens[t] = _inverse_cdf_blocked(C[x], table[slot[x]], block, uniforms[2 * t + 1])
     return states, tokens
