@@ -91,7 +91,8 @@ def _code_cells(nb) -> list:
     return [cell for cell in nb.cells if cell.cell_type == "code"]
 
 
-CHAPTERS = [page for page in _toc_files() if _code_cells(jupytext.read(_source(page)))]
+# Notebook chapters only: a plain markdown page (the intro) has fenced examples, not code cells.
+CHAPTERS = [page for page in _toc_files() if "```{code-cell}" in _source(page).read_text()]
 
 
 # --------------------------------------------------------------------------- static check
