@@ -241,13 +241,8 @@ class Explorer(ABC):
         FigureCanvasAgg(self.figure)
         _register_figure_display()
         self._build()
-        self._params, error = self._resolve(params)
-        try:
-            self._update()
-        except ValueError as exc:
-            error = str(exc)
-            self._params = defaults
-            self._update()
+        new, error = self._resolve(params)
+        error = self._apply(new, fallback=defaults) or error
         self._set_status(error or "")
 
     # ----- public protocol -------------------------------------------------------------
@@ -276,14 +271,7 @@ class Explorer(ABC):
         """
         new, error = self._resolve(params)
         if error is None:
-            old = self._params
-            self._params = new
-            try:
-                self._update()
-            except ValueError as exc:
-                error = str(exc)
-                self._params = old
-                self._update()
+            error = self._apply(new, fallback=self._params)
         self._set_status(error or "")
         self._sync_controls()
         self._render()
@@ -301,6 +289,18 @@ class Explorer(ABC):
         return self._widget
 
     # ----- parameters ----------------------------------------------------------------
+    def _apply(self, new: dict, fallback: dict) -> str | None:
+        """Recompute for ``new``; if the package refuses it (ValueError), restore ``fallback``
+        and return the message, else return None."""
+        self._params = new
+        try:
+            self._update()
+        except ValueError as exc:
+            self._params = fallback
+            self._update()
+            return str(exc)
+        return None
+
     def _resolve(self, given: dict) -> tuple[dict, str | None]:
         unknown = sorted(set(given) - set(self._specs))
         if unknown:
