@@ -6,8 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
+import yaml
 
 import dualfilter as df
 from offline import offline_command, offline_env
@@ -47,3 +47,21 @@ def built_book(tmp_path_factory):
         details = "\n".join(p.read_text()[-3000:] for p in reports)
         pytest.fail(f"jupyter-book build failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}\n{details}")
     return out / "_build" / "html"
+
+
+def toc_pages() -> list[str]:
+    """Every document of _toc.yml (root, parts, chapters, nested sections), in order."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    pages = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                pages.append(entry["file"])
+            walk(entry.get("sections"))
+            walk(entry.get("chapters"))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    walk(toc.get("chapters"))
+    return pages

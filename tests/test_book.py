@@ -2,22 +2,13 @@
 
 from pathlib import Path
 
-import yaml
+from conftest import toc_pages
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _toc_files():
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-    for part in toc.get("parts", []):
-        files += [c["file"] for c in part["chapters"]]
-    files += [c["file"] for c in toc.get("chapters", [])]
-    return files
-
-
 def test_book_builds_and_every_chapter_has_a_page(built_book):
-    for name in _toc_files():
+    for name in toc_pages():
         page = built_book / (name + ".html")
         assert page.exists(), f"no HTML page for {name}"
         assert "Traceback" not in page.read_text(encoding="utf-8"), f"an error is shown in {name}"

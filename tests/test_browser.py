@@ -32,10 +32,11 @@ import threading
 from pathlib import Path
 
 import pytest
-import yaml
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+
+from conftest import toc_pages
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
@@ -56,25 +57,7 @@ ALLOWED_CONSOLE_ERRORS = [
 ]
 
 
-def _toc_pages() -> list[str]:
-    """Every document of _toc.yml (root, parts, chapters, nested sections), in order."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    pages = [toc["root"]]
-
-    def walk(entries):
-        for entry in entries or []:
-            if "file" in entry:
-                pages.append(entry["file"])
-            walk(entry.get("sections"))
-            walk(entry.get("chapters"))
-
-    for part in toc.get("parts", []):
-        walk(part.get("chapters"))
-    walk(toc.get("chapters"))
-    return pages
-
-
-PAGES = _toc_pages()
+PAGES = toc_pages()
 
 
 def _chromium_paths():

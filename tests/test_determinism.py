@@ -42,9 +42,9 @@ import jupytext
 import nbformat
 import numpy as np
 import pytest
-import yaml
 from PIL import Image
 
+from conftest import toc_pages
 from offline import netns_available, offline_command, offline_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,23 +63,6 @@ nbformat.write(nb, target)
 """
 
 
-def _toc_files() -> list[str]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-
-    def walk(entries):
-        for entry in entries or []:
-            if "file" in entry:
-                files.append(entry["file"])
-            walk(entry.get("sections"))
-            walk(entry.get("chapters"))
-
-    for part in toc.get("parts", []):
-        walk(part.get("chapters"))
-    walk(toc.get("chapters"))
-    return files
-
-
 def _source(page: str) -> Path:
     for suffix in (".md", ".ipynb"):
         if (ROOT / (page + suffix)).exists():
@@ -92,7 +75,7 @@ def _code_cells(nb) -> list:
 
 
 # Notebook chapters only: a plain markdown page (the intro) has fenced examples, not code cells.
-CHAPTERS = [page for page in _toc_files() if "```{code-cell}" in _source(page).read_text()]
+CHAPTERS = [page for page in toc_pages() if "```{code-cell}" in _source(page).read_text()]
 
 
 # --------------------------------------------------------------------------- static check
@@ -103,7 +86,7 @@ NETWORK_CODE = re.compile(
 URL = re.compile(r"""https?://""")
 
 
-@pytest.mark.parametrize("page", _toc_files())
+@pytest.mark.parametrize("page", toc_pages())
 def test_no_chapter_code_fetches_from_the_network(page):
     for k, cell in enumerate(_code_cells(jupytext.read(_source(page)))):
         code = "\n".join(line.split("#", 1)[0] for line in cell.source.splitlines())
