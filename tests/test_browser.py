@@ -292,7 +292,7 @@ const start = Date.now();
   }
 })();
 """)
-    assert any("09-transformer" in href for href in found), f"search for 'transformer' found {found}"
+    assert any("10-transformer" in href for href in found), f"search for 'transformer' found {found}"
 
 
 # --------------------------------------------------------------------------- static checks
