@@ -11,6 +11,15 @@ occurred, so the log-likelihood is sum_t log pi_t(C_{z_t}).
 Every function accepts one sequence, tokens of shape (T,), or a batch of B sequences of the
 same length, tokens of shape (B, T); batched results carry a leading axis of length B. For a
 batch the prediction step of all sequences is one (B x d)(d x d) matrix product.
+
+Precision. The scaled pass keeps pi_t normalised, so it never underflows as a whole, but a
+single probability can fall below the float64 range (a state that two near-impossible
+tokens in a row make ~1e-400 likely) and a later token can make that state the likely one.
+The scaled pass watches for this: whenever a probability that is positive in exact
+arithmetic is computed below ``UNDERFLOW`` (1e-280), it stops for that sequence and the
+forward algorithm continues in log space (logsumexp over states), which is exact for every
+model whose entries are representable in float64. The result is the same function; only
+the cost differs (d^2 exponentials per step instead of one matrix-vector product).
 """
 
 from __future__ import annotations
@@ -18,21 +27,27 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .model import HMM, check_tokens
+from ._validate import check_array_size, check_hmm, check_tokens
+from .model import HMM
 
 __all__ = ["predict", "log_likelihood", "next_token_probs"]
 
-# Below this the plain normaliser pi_t(C_z) has lost precision (or underflowed): rescale.
-_UNDERFLOW = 1e-280
+# A probability that is positive in exact arithmetic and computed below this value may have
+# lost its relative precision (its terms underflowed): the log-space path takes over.
+UNDERFLOW = 1e-280
 
 
 @njit(cache=True)
 def _bayes_step(prior, c_z, post):
-    """post = prior^z = (prior .* c_z) / prior(c_z); return log prior(c_z), or -inf if it is 0.
+    """post = prior^z = (prior .* c_z) / prior(c_z); return (log prior(c_z), exact).
 
-    prior, post, c_z = C[:, z] all (d,). When the plain normaliser underflows the products
-    are formed in log space and rescaled by their maximum, so a token of tiny but positive
-    probability keeps a finite log-probability and an exact posterior.
+    prior (d,) is a non-negative measure (any total mass), c_z = C[:, z] (d,), post (d,) is
+    overwritten. The log-evidence is -inf if the token is impossible under ``prior``
+    (post is then unset). When the plain normaliser is below UNDERFLOW the products are
+    formed in log space and rescaled by their maximum, so a token of tiny but positive
+    probability keeps a finite log-probability and an exact posterior. ``exact`` is False
+    when a posterior entry that is positive in exact arithmetic came out below UNDERFLOW
+    (its relative precision may be lost).
     """
     d = prior.shape[0]
     norm = 0.0
@@ -40,119 +55,273 @@ def _bayes_step(prior, c_z, post):
         w = prior[i] * c_z[i]
         post[i] = w
         norm += w
-    if norm > _UNDERFLOW:
-        inv = 1.0 / norm
+    if norm > UNDERFLOW:
         for i in range(d):
-            post[i] *= inv
-        return np.log(norm)
-    top = -np.inf
+            post[i] = post[i] / norm
+        log_norm = np.log(norm)
+    else:
+        top = -np.inf
+        for i in range(d):
+            if prior[i] > 0.0 and c_z[i] > 0.0:
+                post[i] = np.log(prior[i]) + np.log(c_z[i])
+                if post[i] > top:
+                    top = post[i]
+            else:
+                post[i] = -np.inf
+        if top == -np.inf:
+            return top, True
+        norm = 0.0
+        for i in range(d):
+            post[i] = np.exp(post[i] - top)
+            norm += post[i]
+        for i in range(d):
+            post[i] = post[i] / norm
+        log_norm = top + np.log(norm)
+    exact = True
     for i in range(d):
-        if prior[i] > 0.0 and c_z[i] > 0.0:
-            post[i] = np.log(prior[i]) + np.log(c_z[i])
-            top = max(top, post[i])
-        else:
-            post[i] = -np.inf
-    if top == -np.inf:
-        return top
-    norm = 0.0
-    for i in range(d):
-        post[i] = np.exp(post[i] - top)
-        norm += post[i]
-    inv = 1.0 / norm
-    for i in range(d):
-        post[i] *= inv
-    return top + np.log(norm)
+        if post[i] < UNDERFLOW and prior[i] > 0.0 and c_z[i] > 0.0:
+            exact = False
+    return log_norm, exact
 
 
 @njit(cache=True)
-def _forward_kernel(AT, CT, mu, index, pi, loglik):
-    """Forward recursion pi_{t+1} = pi_t^{z_t} A for B sequences at once; AT = A^T (d, d).
+def _prediction_exact(post, A, pred):
+    """Whether pred = post A kept every positive entry above UNDERFLOW.
 
-    CT (U, d) holds the emission columns C[:, z] of the U distinct tokens as rows and index
-    (B, T) the row of each token (see emission_columns). Fills pi (B, T+1, d) and loglik
-    (B,). The prediction step of the batch is one (B x d)(d x d) product by BLAS; for B = 1
-    it is the matrix-vector product A^T pi_t^{z_t}, BLAS's faster layout. Returns (-1, -1), or the first (position t,
-    sequence b) with pi_t(C_{z_t}) = 0 (rows of pi after t are then unset).
+    An entry pred[j] below UNDERFLOW is fine if it is zero in exact arithmetic (no state i
+    with post[i] > 0 and A[i, j] > 0); otherwise its terms underflowed.
+    """
+    d = pred.shape[0]
+    for j in range(d):
+        if pred[j] < UNDERFLOW:
+            for i in range(d):
+                if post[i] > 0.0 and A[i, j] > 0.0:
+                    return False
+    return True
+
+
+@njit(cache=True)
+def _forward_kernel(A, AT, CT, mu, index, pi, loglik, lossy):
+    """Scaled forward recursion pi_{t+1} = pi_t^{z_t} A for B sequences at once.
+
+    A (d, d), AT = A^T; CT (U, d) holds the emission columns C[:, z] of the U distinct tokens
+    as rows and index (B, T) the row of each token (see ``emission_columns``). Fills pi
+    (B, T+1, d) and loglik (B,). The prediction step of the batch is one (B x d)(d x d)
+    product by BLAS; for B = 1 the matrix-vector product A^T pi_t^{z_t}.
+
+    lossy (B,) is set to the first step t at which sequence b lost precision (see the module
+    docstring), or -1; such a sequence is left at step t (rows after t unset) for the
+    log-space pass. Returns (-1, -1), or the first (position t, sequence b) at which a token
+    has probability exactly zero under the exact pi_t (rows after t unset).
     """
     B, T = index.shape
     d = AT.shape[0]
     post = np.empty((B, d))
+    step = np.zeros(B)                       # log pi_t(C_{z_t}) of the current step
+    active = np.ones(B, dtype=np.bool_)
     for b in range(B):
         pi[b, 0, :] = mu
         loglik[b] = 0.0
+        lossy[b] = -1
     for t in range(T):
         for b in range(B):
-            lp = _bayes_step(pi[b, t], CT[index[b, t]], post[b])
+            if not active[b]:
+                post[b, :] = 0.0
+                continue
+            lp, exact = _bayes_step(pi[b, t], CT[index[b, t]], post[b])
             if lp == -np.inf:
                 return t, b
-            loglik[b] += lp
+            if not exact:
+                lossy[b] = t
+                active[b] = False
+                post[b, :] = 0.0
+                continue
+            step[b] = lp
         if B == 1:
-            pi[0, t + 1, :] = np.dot(AT, post[0])
+            if active[0]:
+                pi[0, t + 1, :] = np.dot(AT, post[0])
         else:
-            nxt = np.dot(post, AT.T)
+            nxt = np.dot(post, A)
             for b in range(B):
-                pi[b, t + 1, :] = nxt[b]
+                if active[b]:
+                    pi[b, t + 1, :] = nxt[b]
+        for b in range(B):
+            if active[b]:
+                if _prediction_exact(post[b], A, pi[b, t + 1]):
+                    loglik[b] += step[b]
+                else:
+                    lossy[b] = t
+                    active[b] = False
     return -1, -1
+
+
+@njit(cache=True)
+def _logsumexp(x):
+    top = -np.inf
+    for v in x:
+        if v > top:
+            top = v
+    if top == -np.inf:
+        return top
+    s = 0.0
+    for v in x:
+        s += np.exp(v - top)
+    return top + np.log(s)
+
+
+@njit(cache=True)
+def _log_forward_kernel(logA, logCT, index, start, pi):
+    """The forward recursion in log space for one sequence, from step ``start`` on.
+
+    logA = log A (d, d), logCT = log CT (U, d) (-inf for zeros), index (T,); pi (T+1, d) must
+    hold an exact pi_start; rows start+1..T are filled (as probabilities, exp of the log
+    law, entries below the float64 range being 0). Returns the log-likelihood of tokens
+    start..T-1 given the ones before, or returns (-inf, t) at the first token t of
+    probability zero; the second value is -1 otherwise.
+    """
+    T = index.shape[0]
+    d = logA.shape[0]
+    log_pi = np.empty(d)
+    for i in range(d):
+        log_pi[i] = np.log(pi[start, i]) if pi[start, i] > 0.0 else -np.inf
+    joint = np.empty(d)
+    column = np.empty(d)
+    total = 0.0
+    for t in range(start, T):
+        c = logCT[index[t]]
+        for i in range(d):
+            joint[i] = log_pi[i] + c[i]
+        log_evidence = _logsumexp(joint)
+        if log_evidence == -np.inf:
+            return -np.inf, t
+        total += log_evidence
+        for i in range(d):
+            joint[i] -= log_evidence
+        for j in range(d):
+            for i in range(d):
+                column[i] = joint[i] + logA[i, j]
+            log_pi[j] = _logsumexp(column)
+        for j in range(d):
+            pi[t + 1, j] = np.exp(log_pi[j])
+    return total, -1
 
 
 def emission_columns(hmm: HMM, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(CT, index): CT[k] = C[:, used[k]] for the distinct tokens ``used``, shape (U, d),
     and ``index`` (shape of tokens) with tokens = used[index].
 
-    Gathering the columns once, as contiguous rows, spares the kernels a strided read of
-    the (d, n_tokens) matrix at every step.
+    Gathering the used columns once, as contiguous rows of ``hmm.CT``, spares the kernels a
+    strided read of the (d, n_tokens) matrix at every step.
     """
     used, index = np.unique(tokens, return_inverse=True)
-    CT = np.ascontiguousarray(hmm.C[:, used].T)
-    return CT, index.reshape(tokens.shape).astype(np.int64)
+    return hmm.CT[used], index.reshape(tokens.shape).astype(np.int64)
 
 
-def _forward(hmm: HMM, tokens) -> tuple[np.ndarray, np.ndarray]:
-    """(pi, loglik) with shapes (T+1, d), () or (B, T+1, d), (B,) following ``tokens``."""
-    tokens = check_tokens(hmm, tokens, allow_batch=True)
-    batch = tokens[None, :] if tokens.ndim == 1 else tokens
-    pi = np.empty((batch.shape[0], batch.shape[1] + 1, hmm.n_states))
-    loglik = np.empty(batch.shape[0])
-    CT, index = emission_columns(hmm, batch)
-    AT = np.ascontiguousarray(hmm.A.T)
-    failed, seq = _forward_kernel(AT, CT, hmm.mu, index, pi, loglik)
+def _forward(hmm: HMM, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(pi, loglik) with shapes (B, T+1, d), (B,) for validated tokens (B, T)."""
+    B, T = tokens.shape
+    check_array_size((B, T + 1, hmm.n_states), "predict(tokens)")
+    pi = np.empty((B, T + 1, hmm.n_states))
+    loglik = np.empty(B)
+    lossy = np.empty(B, dtype=np.int64)
+    CT, index = emission_columns(hmm, tokens)
+    failed, seq = _forward_kernel(hmm.A, hmm.AT, CT, hmm.mu, index, pi, loglik, lossy)
+    if failed < 0 and np.any(lossy >= 0):
+        with np.errstate(divide="ignore"):
+            logA, logCT = np.log(hmm.A), np.log(CT)
+        for b in np.flatnonzero(lossy >= 0):
+            rest, failed = _log_forward_kernel(logA, logCT, index[b], lossy[b], pi[b])
+            if failed >= 0:
+                seq = b
+                break
+            loglik[b] += rest
     if failed >= 0:
-        where = f"position {failed}" + (f" of sequence {seq}" if tokens.ndim == 2 else "")
+        where = f"position {failed}" + (f" of sequence {seq}" if B > 1 else "")
         raise ValueError(
-            f"token {int(batch[seq, failed])} at {where} has zero probability under the "
+            f"token {int(tokens[seq, failed])} at {where} has zero probability under the "
             f"model given the tokens before it"
         )
-    if tokens.ndim == 1:
-        return pi[0], loglik[0]
     return pi, loglik
+
+
+def _batch(hmm, tokens) -> tuple[np.ndarray, bool]:
+    """Validated tokens as a batch (B, T), and whether the caller passed a single sequence."""
+    check_hmm(hmm)
+    tokens = check_tokens(hmm, tokens, allow_batch=True)
+    return (tokens[None, :], True) if tokens.ndim == 1 else (tokens, False)
 
 
 def predict(hmm: HMM, tokens) -> np.ndarray:
     """The nonlinear predictor pi_t = P(X_t | Z_0..Z_{t-1}) for t = 0..T.
 
-    Implements the forward recursion pi_{t+1} = pi_t^{z_t} A of chapter 2; row t is a
-    probability vector over the hidden states. ``tokens`` (T,) gives shape (T+1, d);
-    a batch (B, T) gives (B, T+1, d).
+    Implements the forward recursion pi_{t+1} = pi_t^{z_t} A of chapter 2, in log space
+    where the scaled pass would underflow (see the module docstring).
 
-    Raises ValueError for a token outside the vocabulary or a token that the model gives
-    zero probability (the message names its position, and its sequence in a batch).
+    Parameters
+    ----------
+    hmm : HMM
+    tokens : array_like of int, shape (T,) or (B, T)
+        One sequence, or a batch of B sequences of the same length.
+
+    Returns
+    -------
+    ndarray, shape (T+1, d), or (B, T+1, d) for a batch
+        Row t is the probability vector pi_t.
+
+    Raises
+    ------
+    ValueError
+        For a token outside the vocabulary, or a token that the model gives zero
+        probability (the message names its position, and its sequence in a batch).
     """
-    return _forward(hmm, tokens)[0]
+    batch, single = _batch(hmm, tokens)
+    pi = _forward(hmm, batch)[0]
+    return pi[0] if single else pi
 
 
 def log_likelihood(hmm: HMM, tokens):
     """log P(Z_0..Z_{T-1} = tokens) = sum_t log pi_t(C_{z_t}) (natural log).
 
-    A float for tokens (T,), an array (B,) for a batch (B, T).
+    Parameters
+    ----------
+    hmm : HMM
+    tokens : array_like of int, shape (T,) or (B, T)
+
+    Returns
+    -------
+    float, or ndarray of shape (B,) for a batch
+        Finite for every sequence of positive probability, however small (the log-space
+        path takes over where the scaled pass would underflow).
+
+    Raises
+    ------
+    ValueError
+        As :func:`predict`.
     """
-    loglik = _forward(hmm, tokens)[1]
-    return float(loglik) if np.ndim(loglik) == 0 else loglik
+    batch, single = _batch(hmm, tokens)
+    loglik = _forward(hmm, batch)[1]
+    return float(loglik[0]) if single else loglik
 
 
 def next_token_probs(hmm: HMM, tokens) -> np.ndarray:
-    """P(Z_t = z | Z_0..Z_{t-1}) = pi_t(C_z) for t = 0..T, shape (T+1, n_tokens).
+    """P(Z_t = z | Z_0..Z_{t-1}) = pi_t(C_z) for t = 0..T.
 
-    Row T is the prediction of the token that follows the whole sequence. A batch (B, T)
-    gives shape (B, T+1, n_tokens).
+    Parameters
+    ----------
+    hmm : HMM
+    tokens : array_like of int, shape (T,) or (B, T)
+
+    Returns
+    -------
+    ndarray, shape (T+1, n_tokens), or (B, T+1, n_tokens) for a batch
+        Row T is the prediction of the token that follows the whole sequence.
+
+    Raises
+    ------
+    ValueError
+        As :func:`predict`.
     """
-    return predict(hmm, tokens) @ hmm.C
+    batch, single = _batch(hmm, tokens)
+    check_array_size((batch.shape[0], batch.shape[1] + 1, hmm.n_tokens), "next_token_probs(tokens)")
+    probs = _forward(hmm, batch)[0] @ hmm.C
+    return probs[0] if single else probs

@@ -1,16 +1,24 @@
-"""The fixed-point equation on probability measures and the dual filter (chapters 7-9).
+"""The fixed-point equation on probability measures and the dual filter (chapters 7-10).
 
 For tokens z_0..z_{T-1} the layer map N sends a sequence of measures rho = (rho_0..rho_T) to
 
-    N(rho)_t = mu A^t + sum_{s<t} (rho_s^{z_s} - rho_s) A^{t-s},   t = 0..T,       (FP)
+    N(rho)_t = mu A^t + sum_{s<t} (P(rho_s)^{z_s} - P(rho_s)) A^{t-s},   t = 0..T,      (FP)
 
-computed as the causal scan r_0 = mu, r_{t+1} = (r_t + rho_t^{z_t} - rho_t) A in O(T d^2).
+computed as the causal scan r_0 = mu, r_{t+1} = ((r_t - P(rho_t)) + P(rho_t)^{z_t}) A in
+O(T d^2). P is the normalisation (``normalize=True``: negative parts clipped, mass
+renormalised; a measure that is already a probability vector to rounding is left as it is)
+or the identity (``normalize=False``, the raw map). The nonlinear predictor pi = (pi_0..pi_T)
+is the unique fixed point of N in P(S)^{T+1}; the dual filter iterates N layer by layer.
+
 A batch of B sequences (tokens (B, T), measures (B, T+1, d)) runs the scans side by side, so
 each step is one (B x d)(d x d) matrix product.
-The nonlinear predictor pi = (pi_0..pi_T) is its unique fixed point in P(S)^{T+1}; the dual
-filter iterates N layer by layer. With ``normalize=True`` the input of each Bayes step is
-first projected onto the simplex (negative parts clipped, mass renormalised), which keeps
-the iteration finite without moving the fixed point.
+
+Exactness in floating point. Position t of N(rho) depends on rho_0..rho_{t-1} only, so after
+l layers positions 0..l-1 no longer change. The scan subtracts P(rho_t) from the new r_t
+*before* adding the posterior, so at a position that no longer changes r_t - P(rho_t) is
+exactly zero and the step computes P(rho_t)^{z_t} A, the forward algorithm's own step: the
+iterate reaches the forward algorithm's answer to rounding, even where a posterior entry is
+1e-17 of its prior (adding the innovation to r_t first would round such entries away).
 """
 
 from __future__ import annotations
@@ -18,101 +26,153 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .filtering import emission_columns
-from .model import HMM, check_finite_result, check_function, check_measures, check_tokens
+from ._validate import (
+    check_array_size,
+    check_finite_result,
+    check_flag,
+    check_function,
+    check_hmm,
+    check_int,
+    check_measures,
+    check_real,
+    check_tokens,
+)
+from .filtering import _bayes_step, _forward, emission_columns
+from .model import HMM, _prior_marginals
 
 __all__ = ["fixed_point_map", "dual_filter", "contributions", "prior_measures"]
 
+_EPS = 2.220446049250313e-16  # float64 machine epsilon
 
 @njit(cache=True)
-def _innovation(rho_t, c_z, normalize, out):
-    """out = rho^z - rho for the measure rho_t (d,) and the emission column c_z = C[:, z] (d,).
+def _project(rho_t, normalize, out):
+    """out = P(rho_t): the Bayes step's input (d,), see the module docstring.
 
-    With ``normalize`` rho_t is first projected onto the simplex (negative parts clipped, mass
-    renormalised): the normalisation layer. If the token has zero probability under the
-    (projected) measure, the Bayes posterior is undefined; the likelihood-only posterior
-    C_z / sum(C_z) is used instead, which is what Bayes' rule gives from the uniform prior.
+    With ``normalize``: negative entries clipped to 0 and the mass divided out (division, not
+    multiplication by 1/mass, so a subnormal mass does not overflow); a non-negative measure
+    whose mass is one to within 16 d ulps is copied unchanged (it is a probability vector to
+    rounding, and renormalising it would only move its entries by rounding); zero mass gives
+    the uniform law. Without ``normalize``: a copy.
     """
     d = rho_t.shape[0]
-    if normalize:
-        mass = 0.0
-        for i in range(d):
-            v = rho_t[i] if rho_t[i] > 0.0 else 0.0
-            out[i] = v
-            mass += v
-        if mass > 0.0:
-            inv = 1.0 / mass
-            for i in range(d):
-                out[i] *= inv
-        else:
-            for i in range(d):
-                out[i] = 1.0 / d
-    else:
-        for i in range(d):
-            out[i] = rho_t[i]
-    evidence = 0.0
+    mass = 0.0
+    clipped = False
     for i in range(d):
-        evidence += out[i] * c_z[i]
-    if evidence != 0.0:
-        inv = 1.0 / evidence
-        for i in range(d):
-            out[i] = out[i] * (c_z[i] * inv - 1.0)
+        v = rho_t[i]
+        if normalize and v < 0.0:
+            v = 0.0
+            clipped = True
+        out[i] = v
+        mass += v
+    if not normalize:
+        return
+    if mass > 0.0:
+        if clipped or abs(mass - 1.0) > 16.0 * d * _EPS:
+            for i in range(d):
+                out[i] = out[i] / mass
     else:
-        total = 0.0
         for i in range(d):
-            total += c_z[i]
-        for i in range(d):
-            out[i] = c_z[i] / total - out[i]
+            out[i] = 1.0 / d
 
 
 @njit(cache=True)
-def _layer_kernel(A, CT, mu, index, rho, normalize, out):
-    """out = N(rho) of (FP) for B sequences by the causal scan r_{t+1} = (r_t + delta_t) A.
+def _posterior(q, c_z, post):
+    """post = q^z = (q .* c_z) / q(c_z) for a (possibly signed) measure q (d,).
 
-    rho, out (B, T+1, d); delta_t = rho_t^{z_t} - rho_t; the emission column of token z_t of
-    sequence b is CT[index[b, t]] (see filtering.emission_columns). Each step is one
-    (B x d)(d x d) matrix product by BLAS.
+    A non-negative q goes through the forward algorithm's own Bayes step (rescaled where the
+    evidence is tiny). A signed q (the raw map's transient) is divided by its evidence as it
+    is. Where the evidence is exactly zero the posterior is undefined; the likelihood-only
+    posterior C_z / sum(C_z) (Bayes' rule from the uniform prior) is used. At the fixed point
+    this never happens: a token of zero evidence under pi_t has probability zero, which
+    ``predict`` refuses.
+    """
+    d = q.shape[0]
+    signed = False
+    for i in range(d):
+        if q[i] < 0.0:
+            signed = True
+    if not signed:
+        log_evidence, _ = _bayes_step(q, c_z, post)
+        if log_evidence != -np.inf:
+            return
+    else:
+        evidence = 0.0
+        for i in range(d):
+            evidence += q[i] * c_z[i]
+        if evidence != 0.0:
+            for i in range(d):
+                post[i] = (q[i] / evidence) * c_z[i]
+            return
+    total = 0.0
+    for i in range(d):
+        total += c_z[i]
+    for i in range(d):
+        post[i] = c_z[i] / total
+
+
+@njit(cache=True)
+def _layer_kernel(A, CT, mu, index, rho, normalize, relax, out):
+    """out = (1 - relax) rho + relax N(rho) for B sequences, by the causal scan of (FP).
+
+    rho (B or 1, T+1, d): a leading axis of length 1 is shared by every sequence (the prior
+    initialisation); out (B, T+1, d); the emission column of token z_t of sequence b is
+    CT[index[b, t]] (see filtering.emission_columns). Each step is one (B x d)(d x d)
+    product by BLAS. Returns False if a value overflowed to inf or NaN.
     """
     B, T = index.shape
     d = A.shape[0]
+    shared = rho.shape[0] == 1
+    r = np.empty((B, d))          # r_t = N(rho)_t, unrelaxed
+    q = np.empty(d)
+    post = np.empty(d)
     carry = np.empty((B, d))
+    finite = True
     for b in range(B):
+        r[b, :] = mu
         out[b, 0, :] = mu
     for t in range(T):
         for b in range(B):
-            _innovation(rho[b, t], CT[index[b, t]], normalize, carry[b])
+            rho_bt = rho[0, t] if shared else rho[b, t]
+            _project(rho_bt, normalize, q)
+            _posterior(q, CT[index[b, t]], post)
             for i in range(d):
-                carry[b, i] += out[b, t, i]
-        nxt = np.dot(carry, A)
+                carry[b, i] = (r[b, i] - q[i]) + post[i]
+        r = np.dot(carry, A)
         for b in range(B):
-            out[b, t + 1, :] = nxt[b]
+            rho_next = rho[0, t + 1] if shared else rho[b, t + 1]
+            for i in range(d):
+                v = r[b, i]
+                if relax != 1.0:
+                    v = relax * v + (1.0 - relax) * rho_next[i]
+                if not np.isfinite(v):
+                    finite = False
+                out[b, t + 1, i] = v
+        if not finite:
+            return False
+    return True
 
 
-def prior_measures(hmm: HMM, T: int) -> np.ndarray:
-    """The prior initialisation rho_t^(0) = mu A^t, t = 0..T, shape (T+1, d)."""
+def prior_measures(hmm: HMM, T) -> np.ndarray:
+    """The prior initialisation rho_t^(0) = mu A^t, t = 0..T.
+
+    Parameters
+    ----------
+    hmm : HMM
+    T : int >= 0
+
+    Returns
+    -------
+    ndarray, shape (T+1, d)
+    """
+    check_hmm(hmm)
     return hmm.prior_marginals(T)
 
 
-def _batched_measures(hmm: HMM, rho, tokens: np.ndarray, name: str) -> np.ndarray:
-    """Validate measures for tokens (T,) -> (T+1, d) or (B, T) -> (B, T+1, d), as float64.
-
-    A batch that is already a C-contiguous float64 array is not copied (it can be large).
-    """
-    if tokens.ndim == 1:
-        return check_measures(hmm, rho, tokens.shape[0], name=name)
-    B, T = tokens.shape
-    try:
-        arr = np.ascontiguousarray(rho, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be an array of real numbers ({exc})") from None
-    if arr.shape != (B, T + 1, hmm.n_states):
-        raise ValueError(
-            f"{name} must have shape (B, T+1, n_states) = ({B}, {T + 1}, {hmm.n_states}) for "
-            f"tokens of shape {tokens.shape}, got {arr.shape}"
-        )
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} contains NaN or infinite entries")
-    return arr
+def _check_relax(relax) -> float:
+    relax = check_real(relax, "relax")
+    if not 0.0 < relax <= 1.0:
+        raise ValueError(f"relax must lie in (0, 1], got {relax!r}")
+    return relax
 
 
 def _as_batch(x: np.ndarray, tokens: np.ndarray) -> np.ndarray:
@@ -120,101 +180,183 @@ def _as_batch(x: np.ndarray, tokens: np.ndarray) -> np.ndarray:
     return x[None] if tokens.ndim == 1 else x
 
 
-def fixed_point_map(hmm: HMM, tokens, rho, *, normalize: bool = True) -> np.ndarray:
-    """One layer of the dual filter: N(rho) of equation (FP).
-
-    ``tokens`` (T,) with ``rho`` (T+1, d) gives shape (T+1, d); a batch, tokens (B, T) with
-    rho (B, T+1, d), gives (B, T+1, d). Position t of the output depends on rho_0..rho_{t-1}
-    only (causality).
-    """
-    tokens = check_tokens(hmm, tokens, allow_batch=True)
-    rho = _batched_measures(hmm, rho, tokens, "rho")
-    out = np.empty_like(rho)
-    CT, index = emission_columns(hmm, _as_batch(tokens, tokens))
-    _layer_kernel(hmm.A, CT, hmm.mu, index, _as_batch(rho, tokens), bool(normalize),
-                  _as_batch(out, tokens))
-    return check_finite_result(out, "fixed_point_map")
-
-
-def dual_filter(
-    hmm: HMM,
-    tokens,
-    layers: int,
-    *,
-    init="prior",
-    normalize: bool = True,
-    relax: float = 1.0,
-    return_all: bool = False,
-) -> np.ndarray:
-    """Iterate the layer map: rho^(l+1) = (1 - relax) rho^(l) + relax N(rho^(l)).
+def fixed_point_map(hmm: HMM, tokens, rho, *, normalize=True) -> np.ndarray:
+    """One layer of the dual filter: N(rho) of equation (FP) (chapter 7).
 
     Parameters
     ----------
-    tokens : int array (T,), or (B, T) for a batch of B sequences.
-    layers : int >= 0, the number of layers L.
-    init : "prior" (rho_t^(0) = mu A^t) or an array (T+1, d), (B, T+1, d) for a batch.
-    normalize : project each Bayes input onto the simplex (the normalisation layer).
-    relax : a in (0, 1]; a < 1 is the residual connection (relaxation).
-    return_all : return every layer, shape (L+1, T+1, d) (a batch: (B, L+1, T+1, d));
-        otherwise the last, (T+1, d) (a batch: (B, T+1, d)).
+    hmm : HMM
+    tokens : array_like of int, shape (T,) or (B, T)
+    rho : array_like, shape (T+1, d) or (B, T+1, d)
+        A sequence of (possibly signed) measures for every sequence of tokens.
+    normalize : bool
+        Apply the normalisation P to each Bayes input (default) or not (the raw map).
 
-    With relax = 1, L >= T+1 layers return the nonlinear predictor exactly from any start.
-    Memory: two arrays of the output's size (plus the history if ``return_all``).
-    Raises ValueError if the un-normalised iteration overflows to inf/NaN.
+    Returns
+    -------
+    ndarray, shape of ``rho``
+        Position t depends on rho_0..rho_{t-1} only (causality).
+
+    Raises
+    ------
+    ValueError
+        On a bad argument, or if the raw map overflows to inf.
     """
+    check_hmm(hmm)
+    tokens = check_tokens(hmm, tokens, allow_batch=True)
+    rho = check_measures(hmm, rho, tokens)
+    normalize = check_flag(normalize, "normalize")
+    out = np.empty(rho.shape)
+    CT, index = emission_columns(hmm, _as_batch(tokens, tokens))
+    if not _layer_kernel(hmm.A, CT, hmm.mu, index, _as_batch(rho, tokens), normalize, 1.0,
+                         _as_batch(out, tokens)):
+        check_finite_result(out, "fixed_point_map")
+    return out
+
+
+def dual_filter(hmm: HMM, tokens, layers, *, init="prior", normalize=True, relax=1.0,
+                return_all=False) -> np.ndarray:
+    """Iterate the layer map: rho^(l+1) = (1 - relax) rho^(l) + relax N(rho^(l)) (chapter 8).
+
+    Parameters
+    ----------
+    hmm : HMM
+    tokens : array_like of int, shape (T,), or (B, T) for a batch of B sequences
+    layers : int >= 0
+        The number of layers L.
+    init : "prior" or array_like, shape (T+1, d) (a batch: (B, T+1, d))
+        rho^(0); "prior" is rho_t^(0) = mu A^t.
+    normalize : bool
+        Apply the normalisation P to each Bayes input (the normalisation layer).
+    relax : float in (0, 1]
+        The relaxation a; a < 1 mixes in the previous iterate.
+    return_all : bool
+        Return every layer, shape (L+1, T+1, d) (a batch: (B, L+1, T+1, d)); otherwise the
+        last, (T+1, d) (a batch: (B, T+1, d)).
+
+    Returns
+    -------
+    ndarray
+        rho^(L) (or the history).
+
+    Raises
+    ------
+    ValueError
+        On a bad argument; if the raw iteration overflows to inf in its transient; if the
+        history would not fit in memory; or if, with relax = 1 and L >= T+1 layers, the
+        result is not the forward algorithm's answer (see Notes).
+
+    Notes
+    -----
+    The iteration stops as soon as an iterate equals the previous one bit for bit: every
+    later layer would repeat it, so the result is that of L layers at the cost of fewer. With
+    relax = 1 this happens after at most T+1 layers (position t is final after t+1 layers),
+    and the result is then the nonlinear predictor pi (the forward algorithm's answer) to
+    rounding, from any start; this is checked, and a model on which float64 cannot hold it
+    in linear space (a probability below 1e-280 that later matters, where ``predict``
+    switches to log space) raises ValueError instead of returning a different answer.
+    With relax < 1 the number of layers is limited to 10**6.
+    """
+    check_hmm(hmm)
     tokens = check_tokens(hmm, tokens, allow_batch=True)
     T = tokens.shape[-1]
-    if isinstance(layers, bool) or not isinstance(layers, (int, np.integer)) or layers < 0:
-        raise ValueError(f"layers must be a non-negative integer, got {layers!r}")
-    if not (np.isfinite(relax) and 0.0 < relax <= 1.0):
-        raise ValueError(f"relax must lie in (0, 1], got {relax!r}")
+    relax = _check_relax(relax)
+    layers = check_int(layers, "layers", low=0, high=None if relax == 1.0 else 10**6)
+    normalize = check_flag(normalize, "normalize")
+    return_all = check_flag(return_all, "return_all")
+    shape = tokens.shape[:-1] + (T + 1, hmm.n_states)
+    check_array_size(shape, "dual_filter(tokens)")
+    if return_all:
+        check_array_size(tokens.shape[:-1] + (layers + 1,) + shape[-2:],
+                         "dual_filter(return_all=True) with this many layers")
     if isinstance(init, str):
         if init != "prior":
             raise ValueError(f'init must be "prior" or an array of measures, got {init!r}')
-        rho = np.empty(tokens.shape[:-1] + (T + 1, hmm.n_states))
-        rho[...] = prior_measures(hmm, T)
+        rho = _prior_marginals(hmm, T)[None]           # shared by every sequence
     else:
-        rho = _batched_measures(hmm, init, tokens, "init")
-        if np.may_share_memory(rho, init):
-            rho = rho.copy()  # the layers below overwrite it
+        rho = _as_batch(check_measures(hmm, init, tokens, "init"), tokens)
+    CT, index = emission_columns(hmm, _as_batch(tokens, tokens))
     history = None
     if return_all:
-        history = np.empty(tokens.shape[:-1] + (layers + 1, T + 1, hmm.n_states))
-        history[..., 0, :, :] = rho
-    nxt = np.empty_like(rho)
-    CT, index = emission_columns(hmm, _as_batch(tokens, tokens))
+        history = np.empty((index.shape[0], layers + 1) + shape[-2:])
+        history[:, 0] = rho
+    buffers = [np.empty((index.shape[0],) + shape[-2:]) for _ in range(min(layers, 2))]
+    done = 0
     for layer in range(1, layers + 1):
-        _layer_kernel(hmm.A, CT, hmm.mu, index, _as_batch(rho, tokens), bool(normalize),
-                      _as_batch(nxt, tokens))
-        if relax != 1.0:
-            nxt *= relax
-            nxt += (1.0 - relax) * rho
-        if not np.all(np.isfinite(nxt)):
+        nxt = buffers[layer % len(buffers)]
+        if not _layer_kernel(hmm.A, CT, hmm.mu, index, rho, normalize, relax, nxt):
             raise ValueError(
                 f"the dual filter overflowed at layer {layer} (normalize={normalize}); the "
                 f"un-normalised iteration can blow up in its transient: use normalize=True"
             )
-        rho, nxt = nxt, rho
+        stalled = nxt.shape == rho.shape and np.array_equal(nxt, rho)
+        rho = nxt
+        done = layer
         if return_all:
-            history[..., layer, :, :] = rho
-    return history if return_all else rho
+            history[:, layer] = rho
+        if stalled:
+            break
+    if return_all and done < layers:
+        history[:, done + 1:] = rho[:, None]
+    if relax == 1.0 and layers >= T + 1:
+        _check_exact(hmm, tokens, rho)
+    if return_all:
+        result = history
+    elif rho.shape[0] != index.shape[0]:               # L = 0: the shared prior, per sequence
+        result = np.broadcast_to(rho, (index.shape[0],) + shape[-2:]).copy()
+    else:
+        result = rho
+    return result[0] if tokens.ndim == 1 else result
 
 
-def contributions(hmm: HMM, tokens, rho, f, *, normalize: bool = True) -> np.ndarray:
-    """The "attention" matrix of one layer for the query f, shape (T+1, T+1).
+def _check_exact(hmm: HMM, tokens: np.ndarray, rho: np.ndarray) -> None:
+    """Raise ValueError unless the final iterate rho (B, T+1, d) is the forward algorithm's pi."""
+    pi = _forward(hmm, _as_batch(tokens, tokens))[0]
+    error = np.abs(rho - pi).sum(axis=-1).max(initial=0.0)
+    if not error <= 1e-9:
+        raise ValueError(
+            f"the dual filter's fixed point differs from the forward algorithm by {error:.3g} "
+            f"in L1: on this model a probability falls below the float64 range (~1e-280) and "
+            f"matters later, which the linear-space layer map cannot represent; "
+            f"df.predict computes the answer in log space"
+        )
 
-    W[t, s] = (rho_s^{z_s} - rho_s) A^{t-s} f for s < t and 0 otherwise, so that
+
+def contributions(hmm: HMM, tokens, rho, f, *, normalize=True) -> np.ndarray:
+    """The "attention" matrix of one layer for the query f (chapter 10).
+
+    W[t, s] = (P(rho_s)^{z_s} - P(rho_s)) A^{t-s} f for s < t and 0 otherwise, so that
     N(rho)_t(f) = mu A^t f + sum_s W[t, s]. The dependence on t - s alone through A^{t-s} is
-    the relative positional encoding. Column T is zero (position T has no token yet).
+    the relative positional encoding.
+
+    Parameters
+    ----------
+    hmm : HMM
+    tokens : array_like of int, shape (T,)
+    rho : array_like, shape (T+1, d)
+    f : array_like, shape (d,)
+    normalize : bool
+
+    Returns
+    -------
+    ndarray, shape (T+1, T+1)
+        Strictly lower triangular; column T is zero (position T has no token yet).
     """
+    check_hmm(hmm)
     tokens = check_tokens(hmm, tokens)
     T = tokens.shape[0]
-    rho = check_measures(hmm, rho, T)
+    rho = check_measures(hmm, rho, tokens)
     f = check_function(hmm, f)
+    normalize = check_flag(normalize, "normalize")
+    check_array_size((T + 1, T + 1), "contributions(tokens)")
     CT, index = emission_columns(hmm, tokens)
     innovations = np.empty((T, hmm.n_states))
+    q = np.empty(hmm.n_states)
+    post = np.empty(hmm.n_states)
     for s in range(T):
-        _innovation(rho[s], CT[index[s]], bool(normalize), innovations[s])
+        _project(rho[s], normalize, q)
+        _posterior(q, CT[index[s]], post)
+        innovations[s] = post - q
     powers = np.empty((T + 1, hmm.n_states))           # powers[k] = A^k f
     powers[0] = f
     for k in range(T):

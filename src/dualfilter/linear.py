@@ -4,82 +4,191 @@ With deterministic controls the cost identity is quadratic in (y, u), and dynami
 forward in t with value function V_t(y) = y^T Sigma_t y gives the Riccati recursion
 
     Sigma_0 = diag(mu) - mu^T mu,
-    K_t = (C^T Sigma_t C + R_t)^+ C^T Sigma_t A,
+    K_t = S_t^+ C^T Sigma_t A,          S_t = C^T Sigma_t C + R_t,
     Sigma_{t+1} = A^T Sigma_t A + Q_t - A^T Sigma_t C K_t,
 
 Q_t = diag(p_{t+1}) - A^T diag(p_t) A,  R_t = diag(p_t C) - C^T diag(p_t) C,  p_t = mu A^t.
 The optimal control is u_t = -K_t y_{t+1} and the minimal cost f^T Sigma_T f is the MSE of the
-best estimator of f(X_T) that is additive in the one-hot token features.
+best estimator of f(X_T) that is additive in the one-hot token features. It is the Kalman
+filter of the linear representation e_{X_{t+1}} = A^T e_{X_t} + w_t, e_{Z_t} = C^T e_{X_t} + v_t,
+whose noises have the covariances Q_t and R_t.
+
+Numerics. Every matrix of the recursion is a covariance, so the recursion is computed in a
+form that keeps it positive semi-definite to rounding, which matters on nearly deterministic
+models (probabilities within 1e-12 of 0 or 1), where the textbook form subtracts nearly
+equal numbers:
+
+- Q_t = sum_x p_t(x) (diag(A_x) - A_x^T A_x) and R_t likewise, with the diagonal computed
+  as sum_x p_t(x) a (1 - a), never as a difference of two sums;
+- Sigma_{t+1} = A^T P_t A + Q_t with the posterior covariance in Joseph form,
+  P_t = (I - G C^T) Sigma_t (I - G C^T)^T + G R_t G^T, G = Sigma_t C S_t^+;
+- S_t^+ is the pseudo-inverse by a symmetric eigen-decomposition that drops eigenvalues
+  below ``PINV_CUTOFF`` * max(1, largest eigenvalue). S_t is always singular (the one-hot
+  features sum to one) and its scale is that of probabilities, so a cutoff relative to its
+  own (possibly tiny) norm would invert rounding noise.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .model import HMM, check_finite_result, check_function, check_horizon, check_tokens
+from ._validate import check_array_size, check_finite_result, check_function, check_hmm, check_horizon, check_tokens
+from .control import _backward, _estimate
+from .model import HMM, _prior_marginals
 
 __all__ = ["linear_predictor", "LinearPredictor"]
 
-PINV_RCOND = 1e-12
+PINV_CUTOFF = 1e-12
+
+
+def _psd_pinv(S: np.ndarray) -> np.ndarray:
+    """Pseudo-inverse of a symmetric positive semi-definite matrix (see the module docstring)."""
+    w, V = np.linalg.eigh(S)
+    keep = w > PINV_CUTOFF * max(1.0, w[-1])
+    Vk = V[:, keep]
+    return (Vk / w[keep]) @ Vk.T
+
+
+def _noise_covariance(p: np.ndarray, M: np.ndarray) -> np.ndarray:
+    """sum_x p(x) (diag(M_x) - M_x^T M_x) for a row-stochastic M, positive semi-definite."""
+    cov = -(M.T @ (p[:, None] * M))
+    np.fill_diagonal(cov, p @ (M * (1.0 - M)))
+    return cov
 
 
 class LinearPredictor:
-    """Riccati solution for horizon T.
+    """The Riccati solution of chapter 5 for horizon T (build it with :func:`linear_predictor`).
 
     Attributes
     ----------
-    Sigma : array (T+1, d, d)
+    hmm : HMM
+    T : int
+    Sigma : ndarray, shape (T+1, d, d)
         Sigma_t; f^T Sigma_t f is the minimal MSE of an additive estimator of f(X_t).
-    gains : array (T, n_tokens, d)
-        K_t, the optimal feedback u_t = -K_t y_{t+1}.
+    gains : ndarray, shape (T, n_tokens, d)
+        K_t, the optimal feedback u_t = -K_t y_{t+1}. The gains do not depend on the horizon:
+        the predictor for horizon T' <= T has the first T' of them.
     """
 
     def __init__(self, hmm: HMM, T: int):
         self.hmm = hmm
         self.T = T
         A, C = hmm.A, hmm.C
-        p = hmm.prior_marginals(T)
         d, n = hmm.n_states, hmm.n_tokens
+        p = _prior_marginals(hmm, T)
         self.Sigma = np.empty((T + 1, d, d))
         self.gains = np.empty((T, n, d))
-        self.Sigma[0] = np.diag(hmm.mu) - np.outer(hmm.mu, hmm.mu)
+        self.Sigma[0] = _noise_covariance(np.ones(1), hmm.mu[None, :])
+        eye = np.eye(d)
         for t in range(T):
-            S = self.Sigma[t]
-            Q = np.diag(p[t + 1]) - A.T @ (p[t][:, None] * A)
-            R = np.diag(p[t] @ C) - C.T @ (p[t][:, None] * C)
-            SA = S @ A
-            K = np.linalg.pinv(C.T @ S @ C + R, rcond=PINV_RCOND, hermitian=True) @ (C.T @ SA)
-            nxt = A.T @ SA + Q - SA.T @ C @ K
-            self.Sigma[t + 1] = 0.5 * (nxt + nxt.T)  # symmetric up to rounding
-            self.gains[t] = K
+            Sigma = self.Sigma[t]
+            R = _noise_covariance(p[t], C)
+            SC = Sigma @ C
+            S_pinv = _psd_pinv(C.T @ SC + R)
+            G = SC @ S_pinv                                 # (d, n)
+            F = eye - G @ C.T
+            posterior = F @ Sigma @ F.T + G @ R @ G.T       # Joseph form
+            nxt = A.T @ posterior @ A + _noise_covariance(p[t], A)
+            self.Sigma[t + 1] = 0.5 * (nxt + nxt.T)
+            self.gains[t] = G.T @ A                         # S^+ C^T Sigma_t A
+        check_finite_result(self.Sigma, "linear_predictor")
 
     def mse(self, f) -> float:
-        """Minimal mean-square error f^T Sigma_T f of an additive estimator of f(X_T)."""
+        """Minimal mean-square error f^T Sigma_T f of an additive estimator of f(X_T).
+
+        Parameters
+        ----------
+        f : array_like, shape (d,)
+
+        Returns
+        -------
+        float
+            Non-negative: a rounding-level negative value (Sigma_T is positive semi-definite
+            only to rounding) is returned as 0. Accurate to about 1e-12 * |f|^2 in absolute
+            terms (the pseudo-inverse cutoff), however small the MSE.
+        """
         f = check_function(self.hmm, f)
-        return float(check_finite_result(f @ self.Sigma[self.T] @ f, "mse"))
+        value = float(check_finite_result(f @ self.Sigma[self.T] @ f, "mse"))
+        return max(value, 0.0)
 
     def controls(self, f) -> np.ndarray:
-        """Optimal deterministic controls u_t = -K_t y_{t+1}, shape (T, n_tokens)."""
+        """Optimal deterministic controls u_t = -K_t y_{t+1} along the closed-loop BΔE.
+
+        Parameters
+        ----------
+        f : array_like, shape (d,)
+
+        Returns
+        -------
+        ndarray, shape (T, n_tokens)
+        """
         f = check_function(self.hmm, f)
-        u = np.empty((self.T, self.hmm.n_tokens))
-        y = f
-        for t in range(self.T - 1, -1, -1):
-            u[t] = -self.gains[t] @ y
-            y = self.hmm.A @ y + self.hmm.C @ u[t]
-        return check_finite_result(u, "controls")
+        return check_finite_result(_backward(self.hmm, f, self.T, gains=self.gains)[1], "controls")
 
     def estimate(self, tokens, f) -> float:
-        """The best additive estimate mu(y_0) - sum_t u_t(z_t) of f(X_T) from tokens (T,)."""
+        """The best additive estimate mu(y_0) - sum_t u_t(z_t) of f(X_T).
+
+        Parameters
+        ----------
+        tokens : array_like of int, shape (T,)
+        f : array_like, shape (d,)
+
+        Returns
+        -------
+        float
+        """
         tokens = check_tokens(self.hmm, tokens)
         if tokens.shape[0] != self.T:
             raise ValueError(f"tokens must have length T = {self.T}, got {tokens.shape[0]}")
-        u = self.controls(f)
-        y = check_function(self.hmm, f)
-        for t in range(self.T - 1, -1, -1):
-            y = self.hmm.A @ y + self.hmm.C @ u[t]
-        return float(check_finite_result(self.hmm.mu @ y - u[np.arange(self.T), tokens].sum(), "estimate"))
+        f = check_function(self.hmm, f)
+        y, u = _backward(self.hmm, f, self.T, gains=self.gains)
+        return check_finite_result(_estimate(self.hmm, y[0], u, tokens), "estimate")
+
+    def estimates(self, tokens) -> np.ndarray:
+        """The best additive estimates of the state indicator for every horizon, in Kalman form.
+
+        Row t is m_t with m_t f the best additive estimate of f(X_t) from Z_0..Z_{t-1}:
+        m_0 = mu, m_{t+1} = m_t A + (e_{z_t} - m_t C) K_t (chapter 5). m_t f equals
+        ``linear_predictor(hmm, t).estimate(tokens[:t], f)``.
+
+        Parameters
+        ----------
+        tokens : array_like of int, shape (T',) with T' <= T
+
+        Returns
+        -------
+        ndarray, shape (T'+1, d)
+        """
+        tokens = check_tokens(self.hmm, tokens)
+        if tokens.shape[0] > self.T:
+            raise ValueError(f"tokens must have length at most T = {self.T}, got {tokens.shape[0]}")
+        A, C = self.hmm.A, self.hmm.C
+        m = np.empty((tokens.shape[0] + 1, self.hmm.n_states))
+        m[0] = self.hmm.mu
+        for t, z in enumerate(tokens):
+            K = self.gains[t]
+            m[t + 1] = m[t] @ A + (K[z] - (m[t] @ C) @ K)
+        return check_finite_result(m, "estimates")
 
 
-def linear_predictor(hmm: HMM, T: int) -> LinearPredictor:
-    """Solve the Riccati recursion of chapter 5 for horizon T (see ``LinearPredictor``)."""
-    return LinearPredictor(hmm, check_horizon(T))
+def linear_predictor(hmm: HMM, T) -> LinearPredictor:
+    """Solve the Riccati recursion of chapter 5 for horizon T.
+
+    Parameters
+    ----------
+    hmm : HMM
+    T : int >= 0
+
+    Returns
+    -------
+    LinearPredictor
+
+    Raises
+    ------
+    ValueError
+        On a bad horizon, or one whose (T+1, d, d) Riccati matrices would not fit in memory.
+    """
+    check_hmm(hmm)
+    T = check_horizon(T)
+    check_array_size((T + 1, hmm.n_states, max(hmm.n_states, hmm.n_tokens)), "linear_predictor(T)")
+    return LinearPredictor(hmm, T)

@@ -5,97 +5,67 @@ with ``n_tokens = m + 1``. ``A[i, j] = P(X_{t+1} = j | X_t = i)`` (d x d, row-st
 ``C[i, z] = P(Z_t = z | X_t = i)`` (d x n_tokens, row-stochastic), ``mu`` is the law of X_0.
 Measures are row vectors (shape (d,)), functions on S are column vectors (shape (d,)).
 
-This module also holds the input checks used at the package's public boundary: every public
-function validates its arguments once, here, and the numba kernels behind it trust them.
+Arguments are checked once, at the public boundary, by the private module ``_validate``.
 """
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 from numba import njit
 
+from ._validate import (
+    as_real_array,
+    check_array_size,
+    check_horizon,
+    check_hmm,
+    check_int,
+    check_real,
+    check_stochastic,
+)
+
 __all__ = ["HMM", "random_hmm", "sample"]
-
-ROW_SUM_TOLERANCE = 1e-9
-
-
-def _as_finite_array(x, name: str, ndim: int) -> np.ndarray:
-    """Return ``x`` as a C-contiguous float64 array of dimension ``ndim``, or raise ValueError."""
-    try:
-        arr = np.array(x, dtype=np.float64, copy=True, order="C")
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be an array of real numbers ({exc})") from None
-    if arr.ndim != ndim:
-        raise ValueError(f"{name} must be {ndim}-dimensional, got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} contains NaN or infinite entries")
-    return arr
-
-
-def check_finite_result(value, what: str):
-    """Return ``value`` if every entry is finite, else raise ValueError.
-
-    Used on the results of the public functions: finite inputs of huge magnitude (around
-    1e154 and beyond, whose squares overflow) can push a float64 computation to inf or NaN,
-    and a silent inf/NaN result is never returned.
-    """
-    if not np.all(np.isfinite(value)):
-        raise ValueError(
-            f"{what} overflowed to inf/NaN in float64: the inputs are of extreme magnitude "
-            f"(rescale them, e.g. so that their entries are at most 1e100)"
-        )
-    return value
-
-
-def _check_real(value, name: str) -> float:
-    """Return a real scalar option as a float, or raise ValueError (None and strings too)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a real number, got {value!r}")
-    return float(value)
-
-
-def _check_stochastic(arr: np.ndarray, name: str) -> None:
-    """Raise ValueError unless every row of ``arr`` is a probability vector."""
-    if np.any(arr < 0):
-        i = np.argwhere(arr < 0)[0]
-        raise ValueError(f"{name} has a negative entry at index {tuple(int(k) for k in i)}")
-    sums = arr.sum(axis=-1)
-    bad = np.flatnonzero(np.abs(np.atleast_1d(sums) - 1.0) > ROW_SUM_TOLERANCE)
-    if bad.size:
-        row = int(bad[0])
-        total = float(np.atleast_1d(sums)[row])
-        where = f"row {row} of {name}" if arr.ndim == 2 else name
-        raise ValueError(
-            f"{where} sums to {total!r}, not 1 (tolerance {ROW_SUM_TOLERANCE}): "
-            f"{name} must be row-stochastic"
-        )
 
 
 class HMM:
     """A validated hidden Markov model with finite states and a finite vocabulary.
 
+    The arrays are copied, checked and made read-only, so a model never changes after it is
+    built; what every computation re-derives from them is computed once here.
+
     Parameters
     ----------
-    A : array (d, d)
+    A : array_like, shape (d, d)
         Transition matrix, ``A[i, j] = P(X_{t+1} = j | X_t = i)``; rows sum to 1.
-    C : array (d, n_tokens)
+    C : array_like, shape (d, n_tokens)
         Emission matrix, ``C[i, z] = P(Z_t = z | X_t = i)``; rows sum to 1.
-    mu : array (d,)
+    mu : array_like, shape (d,)
         Law of the initial state X_0.
+
+    Attributes
+    ----------
+    A, C, mu : ndarray
+        The model (float64, C-contiguous, read-only). Rows are divided by their sums (which
+        were checked to lie within 1e-9 of one), so they sum to one to rounding.
+    AT : ndarray, shape (d, d)
+        A transposed and contiguous (the layout of the forward pass's matrix-vector product).
+    CT : ndarray, shape (n_tokens, d)
+        C transposed and contiguous: row z is the emission column C_z, gathered without a
+        strided read.
+    emitted : ndarray of bool, shape (n_tokens,)
+        Whether some hidden state emits token z (column z of C is not zero). A token that no
+        state emits has probability zero under every law of the state.
 
     Raises
     ------
     ValueError
-        On a wrong shape, a NaN or infinite entry, a negative entry, or a row that does not
-        sum to 1 within 1e-9. The message names the offending matrix and row.
+        On a wrong shape, a complex, NaN or infinite entry, a negative entry, or a row that
+        does not sum to 1 within 1e-9. The message names the offending matrix and row.
     """
 
     def __init__(self, A, C, mu):
-        A = _as_finite_array(A, "A", 2)
-        C = _as_finite_array(C, "C", 2)
-        mu = _as_finite_array(mu, "mu", 1)
+        A = as_real_array(A, "A", 2)
+        C = as_real_array(C, "C", 2)
+        mu = as_real_array(mu, "mu", 1)
         d = A.shape[0]
         if d == 0 or A.shape[1] != d:
             raise ValueError(f"A must be a non-empty square matrix, got shape {A.shape}")
@@ -105,12 +75,19 @@ class HMM:
             )
         if mu.shape != (d,):
             raise ValueError(f"mu must have shape ({d},) to match A, got {mu.shape}")
-        _check_stochastic(A, "A")
-        _check_stochastic(C, "C")
-        _check_stochastic(mu, "mu")
-        for arr in (A, C, mu):
+        check_stochastic(A, "A")
+        check_stochastic(C, "C")
+        check_stochastic(mu, "mu")
+        # rows summed to one within 1e-9; dividing by the sums makes them sum to one to
+        # rounding, so that laws propagated by the model keep mass one to rounding too
+        self.A = A / A.sum(axis=1, keepdims=True)
+        self.C = C / C.sum(axis=1, keepdims=True)
+        self.mu = mu / mu.sum()
+        self.AT = np.ascontiguousarray(self.A.T)
+        self.CT = np.ascontiguousarray(self.C.T)
+        self.emitted = np.any(self.C > 0, axis=0)
+        for arr in (self.A, self.C, self.mu, self.AT, self.CT, self.emitted):
             arr.flags.writeable = False
-        self.A, self.C, self.mu = A, C, mu
 
     @property
     def n_states(self) -> int:
@@ -122,84 +99,40 @@ class HMM:
         """Size of the vocabulary, m + 1."""
         return self.C.shape[1]
 
-    def prior_marginals(self, T: int) -> np.ndarray:
-        """The prior laws p_t = mu A^t of X_t for t = 0..T, shape (T+1, d)."""
+    def prior_marginals(self, T) -> np.ndarray:
+        """The prior laws p_t = mu A^t of X_t for t = 0..T.
+
+        Parameters
+        ----------
+        T : int >= 0
+            The horizon.
+
+        Returns
+        -------
+        ndarray, shape (T+1, d)
+            Row t is p_t (chapter 2).
+
+        Raises
+        ------
+        ValueError
+            If T is negative, not an integer, or so large that the result would not fit in
+            memory.
+        """
         T = check_horizon(T)
-        p = np.empty((T + 1, self.n_states))
-        p[0] = self.mu
-        for t in range(T):
-            p[t + 1] = p[t] @ self.A
-        return p
+        check_array_size((T + 1, self.n_states), "prior_marginals(T)")
+        return _prior_marginals(self, T)
 
     def __repr__(self) -> str:
         return f"HMM(n_states={self.n_states}, n_tokens={self.n_tokens})"
 
 
-def check_horizon(T) -> int:
-    """Return the horizon ``T`` as a Python int >= 0, or raise ValueError."""
-    if isinstance(T, bool) or not isinstance(T, numbers.Integral):
-        raise ValueError(f"T must be a non-negative integer, got {T!r}")
-    if T < 0:
-        raise ValueError(f"T must be a non-negative integer, got {T}")
-    return int(T)
-
-
-def check_tokens(hmm: HMM, tokens, *, allow_batch: bool = False) -> np.ndarray:
-    """Return ``tokens`` as a C-contiguous int64 array, or raise ValueError.
-
-    Shape (T,) or, with ``allow_batch``, (B, T). Every entry must be an integer in
-    0..n_tokens-1. Floats are refused even when integral, so that a probability vector
-    passed by mistake is not silently truncated.
-    """
-    arr = np.asarray(tokens)
-    if arr.dtype == object or arr.dtype.kind not in "iu":
-        if arr.size == 0 and arr.dtype.kind == "f":
-            arr = arr.astype(np.int64)  # np.asarray([]) is float64: an empty sequence is fine
-        else:
-            raise ValueError(f"tokens must be integers, got dtype {arr.dtype}")
-    allowed = (1, 2) if allow_batch else (1,)
-    if arr.ndim not in allowed:
-        shapes = "(T,) or (B, T)" if allow_batch else "(T,)"
-        raise ValueError(f"tokens must have shape {shapes}, got {arr.shape}")
-    if arr.size:
-        bad = np.flatnonzero((arr.ravel() < 0) | (arr.ravel() >= hmm.n_tokens))
-        if bad.size:
-            pos = np.unravel_index(bad[0], arr.shape)
-            pos = int(pos[0]) if arr.ndim == 1 else tuple(int(p) for p in pos)
-            raise ValueError(
-                f"token {int(arr[pos])} at position {pos} is outside the vocabulary "
-                f"0..{hmm.n_tokens - 1}"
-            )
-        mute = np.flatnonzero(~np.any(hmm.C > 0, axis=0)[arr.ravel()])
-        if mute.size:  # such a token has zero probability under every law of the state
-            pos = np.unravel_index(mute[0], arr.shape)
-            pos = int(pos[0]) if arr.ndim == 1 else tuple(int(p) for p in pos)
-            raise ValueError(
-                f"token {int(arr[pos])} at position {pos} has zero probability under the "
-                f"model: no hidden state emits it (column {int(arr[pos])} of C is zero)"
-            )
-    return np.ascontiguousarray(arr, dtype=np.int64)
-
-
-def check_function(hmm: HMM, f, name: str = "f") -> np.ndarray:
-    """Return a function on the hidden states as a float64 vector of shape (d,), or raise."""
-    arr = _as_finite_array(f, name, 1)
-    if arr.shape != (hmm.n_states,):
-        raise ValueError(
-            f"{name} must be a function on the {hmm.n_states} hidden states, shape "
-            f"({hmm.n_states},), got {arr.shape}"
-        )
-    return arr
-
-
-def check_measures(hmm: HMM, rho, T: int, name: str = "rho") -> np.ndarray:
-    """Return a sequence of (signed) measures of shape (T+1, d) as float64, or raise."""
-    arr = _as_finite_array(rho, name, 2)
-    if arr.shape != (T + 1, hmm.n_states):
-        raise ValueError(
-            f"{name} must have shape (T+1, n_states) = ({T + 1}, {hmm.n_states}), got {arr.shape}"
-        )
-    return arr
+def _prior_marginals(hmm: HMM, T: int) -> np.ndarray:
+    """p_t = mu A^t for t = 0..T, shape (T+1, d), for a validated horizon."""
+    p = np.empty((T + 1, hmm.n_states))
+    p[0] = hmm.mu
+    for t in range(T):
+        p[t + 1] = p[t] @ hmm.A
+    return p
 
 
 def random_hmm(
@@ -213,38 +146,65 @@ def random_hmm(
 ) -> HMM:
     """A reproducible random HMM with Dirichlet rows.
 
-    Each row of the random transition matrix is Dirichlet(``transition_concentration``),
-    each row of C is Dirichlet(``emission_concentration``) and mu is Dirichlet(1). Small
-    concentrations give sparse, informative rows; large ones give nearly uniform rows.
-    ``stickiness`` s in [0, 1] mixes in the identity, A = s I + (1 - s) A_random, which
-    slows the mixing of the chain (|lambda_2| grows towards 1 as s -> 1).
+    Parameters
+    ----------
+    n_states, n_tokens : int >= 1
+        The number of hidden states d and the size of the vocabulary m + 1.
+    seed : int >= 0, tuple of int >= 0, numpy.random.SeedSequence or numpy.random.Generator
+        Seed of ``numpy.random.default_rng``: the same seed gives the same model.
+    transition_concentration, emission_concentration : float > 0
+        Each row of the random transition matrix is Dirichlet(``transition_concentration``),
+        each row of C is Dirichlet(``emission_concentration``); mu is Dirichlet(1). Small
+        concentrations give sparse, informative rows; large ones give nearly uniform rows.
+    stickiness : float in [0, 1]
+        s mixes in the identity, A = s I + (1 - s) A_random, which slows the mixing of the
+        chain (|lambda_2| grows towards 1 as s -> 1).
+
+    Returns
+    -------
+    HMM
+
+    Raises
+    ------
+    ValueError
+        On an argument of the wrong type or out of range, or a model too large for memory.
     """
-    for name, value in (("n_states", n_states), ("n_tokens", n_tokens)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    n_states = check_int(n_states, "n_states", low=1)
+    n_tokens = check_int(n_tokens, "n_tokens", low=1)
+    check_array_size((n_states, max(n_states, n_tokens)), "random_hmm(n_states, n_tokens)")
     for name, value in (
         ("transition_concentration", transition_concentration),
         ("emission_concentration", emission_concentration),
     ):
-        value = _check_real(value, name)
-        if not (np.isfinite(value) and value > 0):
+        if not check_real(value, name) > 0:
             raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    stickiness = _check_real(stickiness, "stickiness")
-    if not (np.isfinite(stickiness) and 0.0 <= stickiness <= 1.0):
+    stickiness = check_real(stickiness, "stickiness")
+    if not 0.0 <= stickiness <= 1.0:
         raise ValueError(f"stickiness must lie in [0, 1], got {stickiness!r}")
-    rng = np.random.default_rng(seed)
-    A_random = _dirichlet_rows(rng, transition_concentration, n_states, n_states)
-    C = _dirichlet_rows(rng, emission_concentration, n_states, n_tokens)
+    rng = _rng(seed)
+    A_random = _dirichlet_rows(rng, float(transition_concentration), n_states, n_states)
+    C = _dirichlet_rows(rng, float(emission_concentration), n_states, n_tokens)
     mu = _dirichlet_rows(rng, 1.0, 1, n_states)[0]
     A = stickiness * np.eye(n_states) + (1.0 - stickiness) * A_random
     return HMM(A, C, mu)
+
+
+def _rng(seed) -> np.random.Generator:
+    """``numpy.random.default_rng(seed)`` for a validated seed: an int >= 0, a tuple of them,
+    a SeedSequence or a Generator (ValueError naming ``seed`` otherwise)."""
+    if isinstance(seed, (np.random.Generator, np.random.SeedSequence)):
+        return np.random.default_rng(seed)
+    if isinstance(seed, tuple) and seed:
+        return np.random.default_rng([check_int(s, "seed", low=0) for s in seed])
+    return np.random.default_rng(check_int(seed, "seed", low=0))
 
 
 def _dirichlet_rows(rng, alpha: float, rows: int, cols: int) -> np.ndarray:
     """Rows of independent Dirichlet(alpha, ..., alpha) vectors, normalised exactly.
 
     Drawn through Gamma variables; a row whose Gammas all underflow to 0 (tiny alpha) is
-    replaced by a one-hot vector at the largest log-Gamma, which is its limit law.
+    replaced by a one-hot vector at a uniformly random index, which is its limit law as
+    alpha -> 0 (by symmetry the largest of the Gammas is equally likely to be any of them).
     """
     g = rng.gamma(alpha, size=(rows, cols))
     sums = g.sum(axis=1, keepdims=True)
@@ -261,16 +221,32 @@ def _dirichlet_rows(rng, alpha: float, rows: int, cols: int) -> np.ndarray:
 def sample(hmm: HMM, T: int, *, seed) -> tuple[np.ndarray, np.ndarray]:
     """Sample a path of the HMM.
 
-    Returns ``(states, tokens)`` with shapes (T+1,) and (T,): X_0..X_T and Z_0..Z_{T-1}.
+    Parameters
+    ----------
+    hmm : HMM
+    T : int >= 0
+        The number of tokens.
+    seed : int >= 0, tuple of int >= 0, numpy.random.SeedSequence or numpy.random.Generator
+
+    Returns
+    -------
+    states : ndarray of int64, shape (T+1,)
+        X_0..X_T.
+    tokens : ndarray of int64, shape (T,)
+        Z_0..Z_{T-1}.
+
+    Notes
+    -----
     The draws are inverse-CDF look-ups on uniforms from ``numpy.random.default_rng(seed)``,
     done in a numba kernel, so the result depends only on the model and the seed. Tokens are
     found by a binary search in block-wise cumulative sums of the emission rows of the
     states visited, computed once per call, so a large vocabulary costs one pass over those
     rows rather than one per draw.
     """
+    check_hmm(hmm)
     T = check_horizon(T)
-    rng = np.random.default_rng(seed)
-    uniforms = rng.random(2 * T + 1)
+    check_array_size((2 * T + 1,), "sample(T)")
+    uniforms = _rng(seed).random(2 * T + 1)
     return _sample_kernel(hmm.A, hmm.C, hmm.mu, uniforms, T, _BLOCK)
 
 
