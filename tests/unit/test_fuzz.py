@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import dualfilter as df
+from oracles import log_space_forward
 
 # DUALFILTER_FUZZ_STRESS=N (e.g. 5000) runs N random (not derandomized) examples per test:
 # a longer hunt for new failures, outside CI.
@@ -84,35 +85,15 @@ def assert_finite(arr, shape=None, what="result"):
 
 
 def reference_forward(hmm, tokens):
-    """Forward algorithm in log space: (pi (T+1, d), loglik), or None if a token is impossible.
+    """(pi (T+1, d), loglik) by the log-space oracle, or None if a token is impossible.
 
-    Possibility is decided exactly, on supports (a token is possible iff some state in the
-    support of pi_t emits it), so a sequence of tiny but positive probability (whose plain
-    products underflow) counts as possible, as it does for the package.
+    ``reference_forward.smallest_step`` is set to the least log P(z_t | z_<t) met on the way.
     """
-    with np.errstate(divide="ignore"):
-        log_pi = np.log(hmm.mu)
-        log_A, log_C = np.log(hmm.A), np.log(hmm.C)
-    rows, loglik = [hmm.mu.copy()], 0.0
-    reference_forward.smallest_step = 0.0  # the least log P(z_t | z_<t) met on the way
-    for z in tokens:
-        w = log_pi + log_C[:, z]
-        if not np.any(np.isfinite(w)):
-            return None
-        top = w[np.isfinite(w)].max()
-        norm = np.exp(w - top).sum()
-        loglik += top + math.log(norm)
-        reference_forward.smallest_step = min(reference_forward.smallest_step,
-                                              top + math.log(norm))
-        log_post = w - top - math.log(norm)
-        with np.errstate(divide="ignore"):
-            terms = log_post[:, None] + log_A           # log(post_i A_ij)
-        finite = np.isfinite(terms)
-        peak = np.where(finite.any(axis=0), np.where(finite, terms, -np.inf).max(axis=0), 0.0)
-        with np.errstate(divide="ignore"):
-            log_pi = peak + np.log(np.exp(terms - peak).sum(axis=0))
-        rows.append(np.exp(log_pi))
-    return np.array(rows), loglik
+    ref = log_space_forward(hmm, tokens)
+    if ref is None:
+        return None
+    reference_forward.smallest_step = ref.smallest_step
+    return ref.pi, ref.loglik
 
 
 def valid_tokens(hmm, tokens, batch=False) -> bool:

@@ -1,9 +1,9 @@
 """Extreme but valid models: the kernels must stay finite and exact where float64 allows.
 
-The reference is the forward algorithm in log space, written here independently of the
-package: log-probabilities are combined with logsumexp (numpy's ``logaddexp.reduce``, which
-is scipy.special.logsumexp without its per-call overhead: 10^5 steps must run in about a
-second), so nothing underflows however small the probabilities are.
+The reference is the forward algorithm in log space of tests/oracles.py: log-probabilities
+are combined with logsumexp (numpy's ``logaddexp.reduce``, which is scipy.special.logsumexp
+without its per-call overhead: 10^5 steps must run in about a second), so nothing underflows
+however small the probabilities are.
 """
 
 import numpy as np
@@ -11,22 +11,7 @@ import pytest
 from scipy.special import logsumexp
 
 import dualfilter as df
-
-
-def log_space_forward(A, C, mu, tokens):
-    """log pi_t (T+1, d) and the log-likelihood by the forward algorithm in log space."""
-    with np.errstate(divide="ignore"):
-        log_A, log_C, log_pi = np.log(A), np.log(C), np.log(mu)
-    out = np.empty((len(tokens) + 1, len(mu)))
-    out[0] = log_pi
-    loglik = 0.0
-    for t, z in enumerate(tokens):
-        joint = log_pi + log_C[:, z]
-        log_evidence = np.logaddexp.reduce(joint)
-        loglik += log_evidence
-        log_pi = np.logaddexp.reduce((joint - log_evidence)[:, None] + log_A, axis=0)
-        out[t + 1] = log_pi
-    return out, loglik
+from oracles import log_space_forward
 
 
 def near_deterministic_model(d=4, eps=1e-300, stickiness=1 - 1e-12, seed=0):
@@ -54,7 +39,8 @@ def test_long_sticky_near_deterministic_sequence_matches_log_space():
     assert pi.shape == (100_001, 4)
     assert np.all(np.isfinite(pi)) and np.all(pi >= 0)
     np.testing.assert_allclose(pi.sum(axis=1), 1.0, atol=1e-12)
-    log_ref, loglik_ref = log_space_forward(h.A, h.C, h.mu, tokens)
+    ref = log_space_forward(h, tokens)
+    log_ref, loglik_ref = ref.log_pi, ref.loglik
     np.testing.assert_allclose(pi, np.exp(log_ref), rtol=0, atol=1e-12)
     loglik = df.log_likelihood(h, tokens)
     assert loglik < -1e4  # 30 tokens of probability ~1e-300 and many state switches
@@ -68,7 +54,8 @@ def test_tiny_positive_probability_is_not_reported_as_zero():
     h = df.HMM(A, C, [1.0, 0.0])
     tokens = np.array([0, 0, 1, 0])
     pi = df.predict(h, tokens)
-    log_ref, loglik_ref = log_space_forward(h.A, h.C, h.mu, tokens)
+    ref = log_space_forward(h, tokens)
+    log_ref, loglik_ref = ref.log_pi, ref.loglik
     assert loglik_ref < -700                     # exp of it underflows to 0 in float64
     np.testing.assert_allclose(pi, np.exp(log_ref), rtol=1e-12, atol=0)
     np.testing.assert_allclose(pi[3], h.A[1], rtol=1e-15)   # the state is now known: X_2 = 1

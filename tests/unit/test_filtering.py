@@ -1,17 +1,9 @@
 import numpy as np
 import pytest
-from hmmlearn.hmm import CategoricalHMM
+from oracles import hmmlearn_model as _hmmlearn_model
 
 import dualfilter as df
 from dualfilter.brute_force import joint_weights
-
-
-def _hmmlearn_model(h):
-    model = CategoricalHMM(n_components=h.n_states, n_features=h.n_tokens, init_params="", params="")
-    model.startprob_ = h.mu.copy()
-    model.transmat_ = h.A.copy()
-    model.emissionprob_ = h.C.copy()
-    return model
 
 
 @pytest.mark.parametrize("d, n, T, seed", [(2, 3, 10, 0), (5, 4, 200, 1), (12, 30, 500, 2), (40, 100, 1000, 3)])

@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from conftest import toc_pages
+from pages import toc_pages
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_book_builds_and_every_chapter_has_a_page(built_book):
