@@ -101,22 +101,22 @@ def _prediction_exact(post, A, pred):
 
 
 @njit(cache=True)
-def _forward_kernel(A, AT, CT, mu, index, pi, loglik, lossy):
+def _forward_kernel(A, AT, CT, mu, tokens, pi, loglik, lossy):
     """Scaled forward recursion pi_{t+1} = pi_t^{z_t} A for B sequences at once.
 
-    A (d, d), AT = A^T; CT (U, d) holds the emission columns C[:, z] of the U distinct tokens
-    as rows and index (B, T) the row of each token (see ``emission_columns``). Fills pi
-    (B, T+1, d) and loglik (B,). The prediction step of the batch is one (B x d)(d x d)
-    product by BLAS; for B = 1 the matrix-vector product A^T pi_t^{z_t}.
+    A (d, d), AT = A^T, CT = C^T (n_tokens, d) (row z is the emission column C_z), tokens
+    (B, T). Fills pi (B, T+1, d) and loglik (B,). The prediction step of the batch is one
+    (B x d)(d x d) product by BLAS; for B = 1 the matrix-vector product A^T pi_t^{z_t}.
 
     lossy (B,) is set to the first step t at which sequence b lost precision (see the module
     docstring), or -1; such a sequence is left at step t (rows after t unset) for the
     log-space pass. Returns (-1, -1), or the first (position t, sequence b) at which a token
     has probability exactly zero under the exact pi_t (rows after t unset).
     """
-    B, T = index.shape
+    B, T = tokens.shape
     d = AT.shape[0]
     post = np.empty((B, d))
+    nxt = np.empty((B, d))
     step = np.zeros(B)                       # log pi_t(C_{z_t}) of the current step
     active = np.ones(B, dtype=np.bool_)
     for b in range(B):
@@ -128,7 +128,7 @@ def _forward_kernel(A, AT, CT, mu, index, pi, loglik, lossy):
             if not active[b]:
                 post[b, :] = 0.0
                 continue
-            lp, exact = _bayes_step(pi[b, t], CT[index[b, t]], post[b])
+            lp, exact = _bayes_step(pi[b, t], CT[tokens[b, t]], post[b])
             if lp == -np.inf:
                 return t, b
             if not exact:
@@ -139,9 +139,9 @@ def _forward_kernel(A, AT, CT, mu, index, pi, loglik, lossy):
             step[b] = lp
         if B == 1:
             if active[0]:
-                pi[0, t + 1, :] = np.dot(AT, post[0])
+                np.dot(AT, post[0], pi[0, t + 1])
         else:
-            nxt = np.dot(post, A)
+            np.dot(post, A, nxt)
             for b in range(B):
                 if active[b]:
                     pi[b, t + 1, :] = nxt[b]
@@ -173,7 +173,8 @@ def _logsumexp(x):
 def _log_forward_kernel(logA, logCT, index, start, pi):
     """The forward recursion in log space for one sequence, from step ``start`` on.
 
-    logA = log A (d, d), logCT = log CT (U, d) (-inf for zeros), index (T,); pi (T+1, d) must
+    logA = log A (d, d), logCT (U, d) the logs of the emission columns of the tokens used
+    (-inf for zeros), index (T,) the row of logCT of each token; pi (T+1, d) must
     hold an exact pi_start; rows start+1..T are filled (as probabilities, exp of the log
     law, entries below the float64 range being 0). Returns the log-likelihood of tokens
     start..T-1 given the ones before, or returns (-inf, t) at the first token t of
@@ -206,17 +207,6 @@ def _log_forward_kernel(logA, logCT, index, start, pi):
     return total, -1
 
 
-def emission_columns(hmm: HMM, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(CT, index): CT[k] = C[:, used[k]] for the distinct tokens ``used``, shape (U, d),
-    and ``index`` (shape of tokens) with tokens = used[index].
-
-    Gathering the used columns once, as contiguous rows of ``hmm.CT``, spares the kernels a
-    strided read of the (d, n_tokens) matrix at every step.
-    """
-    used, index = np.unique(tokens, return_inverse=True)
-    return hmm.CT[used], index.reshape(tokens.shape).astype(np.int64)
-
-
 def _forward(hmm: HMM, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(pi, loglik) with shapes (B, T+1, d), (B,) for validated tokens (B, T)."""
     B, T = tokens.shape
@@ -224,13 +214,15 @@ def _forward(hmm: HMM, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     pi = np.empty((B, T + 1, hmm.n_states))
     loglik = np.empty(B)
     lossy = np.empty(B, dtype=np.int64)
-    CT, index = emission_columns(hmm, tokens)
-    failed, seq = _forward_kernel(hmm.A, hmm.AT, CT, hmm.mu, index, pi, loglik, lossy)
+    failed, seq = _forward_kernel(hmm.A, hmm.AT, hmm.CT, hmm.mu, tokens, pi, loglik, lossy)
     if failed < 0 and np.any(lossy >= 0):
         with np.errstate(divide="ignore"):
-            logA, logCT = np.log(hmm.A), np.log(CT)
+            logA = np.log(hmm.A)
         for b in np.flatnonzero(lossy >= 0):
-            rest, failed = _log_forward_kernel(logA, logCT, index[b], lossy[b], pi[b])
+            used, index = np.unique(tokens[b], return_inverse=True)
+            with np.errstate(divide="ignore"):
+                logCT = np.log(hmm.CT[used])
+            rest, failed = _log_forward_kernel(logA, logCT, index.astype(np.int64), lossy[b], pi[b])
             if failed >= 0:
                 seq = b
                 break

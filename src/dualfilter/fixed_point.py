@@ -37,7 +37,7 @@ from ._validate import (
     check_real,
     check_tokens,
 )
-from .filtering import _bayes_step, _forward, emission_columns
+from .filtering import _bayes_step, _forward
 from .model import HMM, _prior_marginals
 
 __all__ = ["fixed_point_map", "dual_filter", "contributions", "prior_measures"]
@@ -111,15 +111,14 @@ def _posterior(q, c_z, post):
 
 
 @njit(cache=True)
-def _layer_kernel(A, CT, mu, index, rho, normalize, relax, out):
+def _layer_kernel(A, CT, mu, tokens, rho, normalize, relax, out):
     """out = (1 - relax) rho + relax N(rho) for B sequences, by the causal scan of (FP).
 
-    rho (B or 1, T+1, d): a leading axis of length 1 is shared by every sequence (the prior
-    initialisation); out (B, T+1, d); the emission column of token z_t of sequence b is
-    CT[index[b, t]] (see filtering.emission_columns). Each step is one (B x d)(d x d)
-    product by BLAS. Returns False if a value overflowed to inf or NaN.
+    CT = C^T (n_tokens, d), tokens (B, T); rho (B or 1, T+1, d): a leading axis of length 1
+    is shared by every sequence (the prior initialisation); out (B, T+1, d). Each step is one
+    (B x d)(d x d) product by BLAS. Returns False if a value overflowed to inf or NaN.
     """
-    B, T = index.shape
+    B, T = tokens.shape
     d = A.shape[0]
     shared = rho.shape[0] == 1
     r = np.empty((B, d))          # r_t = N(rho)_t, unrelaxed
@@ -134,10 +133,10 @@ def _layer_kernel(A, CT, mu, index, rho, normalize, relax, out):
         for b in range(B):
             rho_bt = rho[0, t] if shared else rho[b, t]
             _project(rho_bt, normalize, q)
-            _posterior(q, CT[index[b, t]], post)
+            _posterior(q, CT[tokens[b, t]], post)
             for i in range(d):
                 carry[b, i] = (r[b, i] - q[i]) + post[i]
-        r = np.dot(carry, A)
+        np.dot(carry, A, r)
         for b in range(B):
             rho_next = rho[0, t + 1] if shared else rho[b, t + 1]
             for i in range(d):
@@ -207,15 +206,14 @@ def fixed_point_map(hmm: HMM, tokens, rho, *, normalize=True) -> np.ndarray:
     rho = check_measures(hmm, rho, tokens)
     normalize = check_flag(normalize, "normalize")
     out = np.empty(rho.shape)
-    CT, index = emission_columns(hmm, _as_batch(tokens, tokens))
-    if not _layer_kernel(hmm.A, CT, hmm.mu, index, _as_batch(rho, tokens), normalize, 1.0,
-                         _as_batch(out, tokens)):
+    if not _layer_kernel(hmm.A, hmm.CT, hmm.mu, _as_batch(tokens, tokens), _as_batch(rho, tokens),
+                         normalize, 1.0, _as_batch(out, tokens)):
         check_finite_result(out, "fixed_point_map")
     return out
 
 
 def dual_filter(hmm: HMM, tokens, layers, *, init="prior", normalize=True, relax=1.0,
-                return_all=False) -> np.ndarray:
+                return_all=False, out=None) -> np.ndarray:
     """Iterate the layer map: rho^(l+1) = (1 - relax) rho^(l) + relax N(rho^(l)) (chapter 8).
 
     Parameters
@@ -233,6 +231,10 @@ def dual_filter(hmm: HMM, tokens, layers, *, init="prior", normalize=True, relax
     return_all : bool
         Return every layer, shape (L+1, T+1, d) (a batch: (B, L+1, T+1, d)); otherwise the
         last, (T+1, d) (a batch: (B, T+1, d)).
+    out : ndarray, optional
+        A C-contiguous float64 array of the shape of the result (not with ``return_all``),
+        which receives rho^(L) and is returned: a caller who runs many batches can reuse one
+        buffer instead of paying for fresh memory on every call. It must not overlap ``init``.
 
     Returns
     -------
@@ -275,16 +277,32 @@ def dual_filter(hmm: HMM, tokens, layers, *, init="prior", normalize=True, relax
         rho = _prior_marginals(hmm, T)[None]           # shared by every sequence
     else:
         rho = _as_batch(check_measures(hmm, init, tokens, "init"), tokens)
-    CT, index = emission_columns(hmm, _as_batch(tokens, tokens))
+    batch = _as_batch(tokens, tokens)
+    full = (batch.shape[0],) + shape[-2:]
+    given = out
+    if out is not None:
+        if return_all:
+            raise ValueError("out cannot be used with return_all=True")
+        if not (isinstance(out, np.ndarray) and out.dtype == np.float64 and out.shape == shape
+                and out.flags.c_contiguous and out.flags.writeable):
+            raise ValueError(f"out must be a writeable C-contiguous float64 array of shape {shape}")
+        if np.may_share_memory(out, rho):
+            raise ValueError("out must not overlap init")
+        out = out.reshape(full)
     history = None
     if return_all:
-        history = np.empty((index.shape[0], layers + 1) + shape[-2:])
+        history = np.empty((batch.shape[0], layers + 1) + shape[-2:])
         history[:, 0] = rho
-    buffers = [np.empty((index.shape[0],) + shape[-2:]) for _ in range(min(layers, 2))]
+    # two buffers that the layers alternate between; layer L writes into the last one (out)
+    buffers = [np.empty(full) for _ in range(min(layers, 2) - (out is not None))]
+    if out is not None:
+        buffers.append(out)
+    if len(buffers) == 2 and layers % 2:
+        buffers.reverse()
     done = 0
     for layer in range(1, layers + 1):
         nxt = buffers[layer % len(buffers)]
-        if not _layer_kernel(hmm.A, CT, hmm.mu, index, rho, normalize, relax, nxt):
+        if not _layer_kernel(hmm.A, hmm.CT, hmm.mu, batch, rho, normalize, relax, nxt):
             raise ValueError(
                 f"the dual filter overflowed at layer {layer} (normalize={normalize}); the "
                 f"un-normalised iteration can blow up in its transient: use normalize=True"
@@ -302,10 +320,14 @@ def dual_filter(hmm: HMM, tokens, layers, *, init="prior", normalize=True, relax
         _check_exact(hmm, tokens, rho)
     if return_all:
         result = history
-    elif rho.shape[0] != index.shape[0]:               # L = 0: the shared prior, per sequence
-        result = np.broadcast_to(rho, (index.shape[0],) + shape[-2:]).copy()
     else:
-        result = rho
+        result = out
+        if result is None:         # L = 0: rho is the shared prior, or the caller's init
+            result = rho if done > 0 else np.empty(full)
+        if result is not rho:
+            result[...] = rho
+        if given is not None:
+            return given
     return result[0] if tokens.ndim == 1 else result
 
 
@@ -349,13 +371,12 @@ def contributions(hmm: HMM, tokens, rho, f, *, normalize=True) -> np.ndarray:
     f = check_function(hmm, f)
     normalize = check_flag(normalize, "normalize")
     check_array_size((T + 1, T + 1), "contributions(tokens)")
-    CT, index = emission_columns(hmm, tokens)
     innovations = np.empty((T, hmm.n_states))
     q = np.empty(hmm.n_states)
     post = np.empty(hmm.n_states)
     for s in range(T):
         _project(rho[s], normalize, q)
-        _posterior(q, CT[index[s]], post)
+        _posterior(q, hmm.CT[tokens[s]], post)
         innovations[s] = post - q
     powers = np.empty((T + 1, hmm.n_states))           # powers[k] = A^k f
     powers[0] = f

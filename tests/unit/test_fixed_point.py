@@ -115,3 +115,23 @@ def test_dual_filter_validation(sequence):
     with pytest.raises(ValueError, match="rho contains NaN"):
         df.fixed_point_map(h, tokens, np.full((41, 5), np.nan))
     assert df.dual_filter(h, tokens, 0).shape == (41, 5)
+
+
+def test_out_receives_the_result_and_is_returned():
+    h = df.random_hmm(4, 3, seed=1)
+    _, z = df.sample(h, 20, seed=1)
+    batch = np.stack([z, z[::-1]])
+    for tokens in (z, batch):
+        for layers in (0, 1, 2, 3, 30):
+            expected = df.dual_filter(h, tokens, layers)
+            out = np.full(expected.shape, np.nan)
+            assert df.dual_filter(h, tokens, layers, out=out) is out
+            np.testing.assert_array_equal(out, expected)
+    init = df.dual_filter(h, batch, 2)
+    with pytest.raises(ValueError, match="overlap"):
+        df.dual_filter(h, batch, 2, init=init, out=init)
+    with pytest.raises(ValueError, match="out must be"):
+        df.dual_filter(h, batch, 2, out=np.empty((2, 21, 4), dtype=np.float32))
+    with pytest.raises(ValueError, match="return_all"):
+        df.dual_filter(h, batch, 2, out=np.empty((2, 21, 4)), return_all=True)
+    assert df.dual_filter(h, batch, 0, init=init) is not init
