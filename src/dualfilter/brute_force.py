@@ -17,7 +17,7 @@ import itertools
 
 import numpy as np
 
-from ._validate import check_function, check_hmm, check_horizon, check_int
+from ._validate import check_array_size, check_function, check_hmm, check_horizon, check_int
 from .model import HMM
 
 __all__ = ["all_sequences", "joint_weights", "mmse", "best_additive_mse", "estimator_mse", "mc_mmse"]
@@ -26,21 +26,50 @@ MAX_SEQUENCES = 2_000_000
 
 
 def all_sequences(n_tokens: int, T: int) -> np.ndarray:
-    """Every token sequence of length T in lexicographic order, shape (n_tokens^T, T)."""
+    """Every token sequence of length T in lexicographic order.
+
+    Parameters
+    ----------
+    n_tokens : int >= 1
+    T : int >= 0
+
+    Returns
+    -------
+    ndarray of int64, shape (n_tokens^T, T)
+
+    Raises
+    ------
+    ValueError
+        If there are more than MAX_SEQUENCES (2 million) sequences.
+    """
     n_tokens = check_int(n_tokens, "n_tokens", low=1)
     T = check_horizon(T)
-    if n_tokens**T > MAX_SEQUENCES:
+    if n_tokens > 1 and (T * np.log(n_tokens) > np.log(MAX_SEQUENCES) + 1e-9
+                         or n_tokens**T > MAX_SEQUENCES):
         raise ValueError(f"{n_tokens}^{T} sequences is too many to enumerate (max {MAX_SEQUENCES})")
+    check_array_size((n_tokens**T, T), "all_sequences(n_tokens, T)")
     return np.array(list(itertools.product(range(n_tokens), repeat=T)), dtype=np.int64).reshape(
         n_tokens**T, T
     )
 
 
 def joint_weights(hmm: HMM, T: int) -> tuple[np.ndarray, np.ndarray]:
-    """(sequences, alpha): alpha[k, x] = P(Z_{0:T-1} = sequences[k], X_T = x), shape (N, d).
+    """The joint law of every token sequence and the hidden state at time T.
 
     Computed by the unnormalised product alpha_{t+1}(x') = sum_x alpha_t(x) C[x, z_t] A[x, x'],
     vectorised over all N = n_tokens^T sequences at once.
+
+    Parameters
+    ----------
+    hmm : HMM
+    T : int >= 0
+
+    Returns
+    -------
+    sequences : ndarray of int64, shape (N, T)
+        :func:`all_sequences`.
+    alpha : ndarray, shape (N, d)
+        alpha[k, x] = P(Z_{0:T-1} = sequences[k], X_T = x).
     """
     check_hmm(hmm)
     seqs = all_sequences(hmm.n_tokens, T)
@@ -51,7 +80,18 @@ def joint_weights(hmm: HMM, T: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def mmse(hmm: HMM, f, T: int) -> float:
-    """E[ Var(f(X_T) | Z_0..Z_{T-1}) ], the minimal mean-square error over all estimators."""
+    """E[ Var(f(X_T) | Z_0..Z_{T-1}) ], the minimal mean-square error over all estimators.
+
+    Parameters
+    ----------
+    hmm : HMM
+    f : array_like, shape (d,)
+    T : int >= 0
+
+    Returns
+    -------
+    float
+    """
     f = check_function(hmm, f)
     _, alpha = joint_weights(hmm, T)
     prob = alpha.sum(axis=1)
@@ -62,7 +102,20 @@ def mmse(hmm: HMM, f, T: int) -> float:
 
 
 def estimator_mse(hmm: HMM, f, T: int, estimator) -> float:
-    """E|f(X_T) - S(Z)|^2 for ``estimator`` mapping an int array (T,) to a float."""
+    """E|f(X_T) - S(Z)|^2 of an estimator, by enumeration.
+
+    Parameters
+    ----------
+    hmm : HMM
+    f : array_like, shape (d,)
+    T : int >= 0
+    estimator : callable
+        Maps a token sequence (an int64 array of shape (T,)) to a float S(Z).
+
+    Returns
+    -------
+    float
+    """
     f = check_function(hmm, f)
     seqs, alpha = joint_weights(hmm, T)
     S = np.array([estimator(z) for z in seqs])
@@ -73,7 +126,18 @@ def best_additive_mse(hmm: HMM, f, T: int) -> float:
     """min over c, u_0..u_{T-1} of E|f(X_T) - c - sum_t u_t(Z_t)|^2, by weighted least squares.
 
     The regressors are a constant and the one-hot features of every Z_t; the regression is
-    weighted by P(Z = z) over all sequences z, with target E[f(X_T) | Z = z].
+    weighted by P(Z = z) over all sequences z, with target E[f(X_T) | Z = z]. This is the
+    Wiener-Hopf route that the Riccati recursion of chapter 5 replaces.
+
+    Parameters
+    ----------
+    hmm : HMM
+    f : array_like, shape (d,)
+    T : int >= 0
+
+    Returns
+    -------
+    float
     """
     f = check_function(hmm, f)
     seqs, alpha = joint_weights(hmm, T)
