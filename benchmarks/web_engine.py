@@ -16,6 +16,7 @@ import argparse
 import datetime
 import http.server
 import json
+import os
 import platform
 import shutil
 import subprocess
@@ -129,6 +130,7 @@ def run(repeats: int = 30) -> dict:
                             capture_output=True, text=True).stdout.strip()
     return dict(date=datetime.datetime.now().isoformat(timespec="seconds"), commit=commit,
                 browser=f"Chromium {version} (headless)", machine=platform.machine(),
+                cpus=os.cpu_count(), load_average=os.getloadavg(),
                 note="engine time only (no drawing); a model change (new seed) per repetition",
                 results=results)
 

@@ -80,8 +80,7 @@ function linearVsNonlinearExplorer(p) {
 function depthExplorer(p) {
   const { hmm, tokens } = model(p);
   const pi = E.predict(hmm, tokens);
-  const history = E.dualFilter(hmm, tokens, p.T + 1, { relax: p.relax });
-  return { error_per_layer: E.l1Errors(history, pi).perLayer };
+  return { error_per_layer: E.dualFilterErrors(hmm, tokens, p.T + 1, pi, { relax: p.relax }).perLayer };
 }
 
 export const EXPLORERS = {

@@ -42,6 +42,8 @@ from scipy import special
 import dualfilter as df
 from web_engine_compare import TOL, compare_case, mismatch, model_of
 
+browser = pytest.mark.browser   # the tests in Chromium; the everyday -k "not browser" skips them
+
 ROOT = Path(__file__).resolve().parents[1]
 ENGINE = ROOT / "src" / "dualfilter" / "explore" / "web" / "engine.js"
 RUNNER = Path(__file__).with_name("web_engine_runner.js")
@@ -183,6 +185,7 @@ def _id(case):
     return "d{d}-n{n}-T{T}-s{stickiness}-c{emission:.3g}-seed{seed}".format(**case)
 
 
+@browser
 @pytest.mark.parametrize("case", CASES, ids=[_id(c) for c in CASES])
 def test_engine_agrees_with_package(page, case):
     out = page("runCase", case)
@@ -196,6 +199,7 @@ def test_engine_agrees_with_package(page, case):
             assert mismatch("layer T+1", entry["history"][-1], out["pi"]) is None
 
 
+@browser
 def test_sampler_agrees_with_forward_in_distribution(page):
     """Tokens sampled by the engine have the law the forward algorithm gives them.
 
@@ -217,6 +221,7 @@ def test_sampler_agrees_with_forward_in_distribution(page):
 
 # --------------------------------------------------------------------------- samplers
 
+@browser
 @pytest.mark.parametrize("alpha", [0.01, 0.03, 0.3, 1.0, 5.0, 300.0])
 def test_dirichlet_and_gamma_moments(page, alpha):
     """Dirichlet(alpha) rows and log-Gamma(alpha) variates have the right moments.
@@ -250,6 +255,7 @@ def test_dirichlet_and_gamma_moments(page, alpha):
     within(logg, (special.digamma(alpha), special.polygamma(1, alpha)), "log Gamma")
 
 
+@browser
 def test_determinism(page):
     """Same seed, same model and path (bitwise); another seed, another model."""
     out = page("determinism", dict(d=5, n=4, stickiness=0.3, emission=0.1, seed=42))
@@ -270,6 +276,7 @@ def test_determinism(page):
 
 # --------------------------------------------------------------------------- linear algebra
 
+@browser
 def test_pseudo_inverse_against_numpy(page):
     """Jacobi eigenvalues and the pseudo-inverse of symmetric matrices, singular ones too.
 
@@ -344,6 +351,8 @@ BAD_CALLS = [
     ("dualFilter", ["$hmm", [0, 1], 3, {"init": "uniform"}], "init", 'init must be "prior"'),
     ("dualFilter", ["$hmm", [0, 1], 3, {"normalize": 1}], "normalize", "true or false"),
     ("l1Errors", [[], [[1]]], "history", "non-empty"),
+    ("dualFilterErrors", ["$hmm", [0, 1], 3, [[1, 0, 0]]], "target", "3 rows"),
+    ("dualFilterErrors", ["$hmm", [0, 1], 3, [[1, 0, 0]] * 3, {"relax": 2}], "relax", "(0, 1]"),
     ("contributions", ["$hmm", [0], [[1, 0, 0], [1, 0, 0]], [1, 0]], "f", "length 3"),
     ("simplexXY", [[[0.5, 0.5]]], "rho", "length 3"),
     ("dualBackward", ["$hmm", [1, 0, 0], None], "T", "pass the horizon T"),
@@ -363,6 +372,7 @@ BAD_CALLS = [
 ]
 
 
+@browser
 @pytest.mark.parametrize("name,args,argument,fragment", BAD_CALLS,
                          ids=[f"{c[0]}-{c[2]}-{i}" for i, c in enumerate(BAD_CALLS)])
 def test_bad_arguments_throw_errors_naming_them(page, name, args, argument, fragment):
@@ -372,6 +382,7 @@ def test_bad_arguments_throw_errors_naming_them(page, name, args, argument, frag
     assert fragment in result["error"] and result["error"].startswith(name + ":"), result
 
 
+@browser
 def test_raw_overflow_is_an_error_not_a_nan(page):
     """A raw iteration that leaves float64 throws (naming normalize), never returns NaN.
 
@@ -386,6 +397,7 @@ def test_raw_overflow_is_an_error_not_a_nan(page):
         df.dual_filter(hmm, np.array(result["tokens"]), 1201, normalize=False)
 
 
+@browser
 def test_normalisation_and_bayes_edge_cases(page):
     """P and the Bayes step where the package's plain formulas fail or fall back.
 

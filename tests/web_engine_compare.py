@@ -83,6 +83,8 @@ def compare_case(out: dict) -> list[str]:
             continue
         layers = entry["layers"]
         got = np.array(entry["history"])
+        if not entry["errorsOnlySame"]:
+            check(f"dualFilterErrors({tag}) differs from l1Errors(dualFilter(...))")
         # (a) each exported layer l+1 is one step of the package's map from the engine's layer l
         for k in range(len(layers) - 1):
             if layers[k + 1] != layers[k] + 1:

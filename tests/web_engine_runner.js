@@ -48,6 +48,10 @@ export function runCase(spec) {
         entry.history = idx.map((l) => P(history[l]));
         entry.perLayer = P(errors.perLayer);
         entry.perPosition = idx.map((l) => P(errors.perPosition[l]));
+        // the same iteration without the history must give the same numbers, bitwise
+        const light = engine.dualFilterErrors(hmm, tokens, T + 1, fw.pi, { normalize, relax });
+        entry.errorsOnlySame = light.perLayer.every((x, l) => x === errors.perLayer[l]) &&
+          light.last.every((row, t) => row.every((x, i) => x === history[T + 1][t][i]));
         // one application of the map on an engine layer, and the attention matrix of it
         const l = Math.min(2, T + 1);
         entry.mapInput = l;

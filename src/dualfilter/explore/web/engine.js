@@ -3,120 +3,149 @@
  *
  * The static pages of the book have no Python, so the live twins of the ipywidgets explorers
  * compute here, in the browser, in float64 (JavaScript numbers) throughout. This module is a
- * second implementation of the package's equations by necessity; tests/test_web_engine.py
+ * second implementation of the package's equations by necessity: tests/test_web_engine.py
  * runs it in headless Chromium and compares every function with the package on the models it
- * exports, to 1e-9 (relative where values are huge). An ES module with no dependency:
+ * exports, to 1e-9 (relative to the largest magnitude where values are huge; where the
+ * problem itself amplifies rounding, see that file). An ES module with no dependency:
  *
  *     import * as engine from "./engine.js";
  *
  * ## Shapes
  *
  * - a vector (a measure on the states, a function f, a row): a `Float64Array`;
- * - a matrix (T+1, d): an `Array` of `Float64Array` rows (`m[t][i]`);
- * - a stack of matrices (L+1, T+1, d): an `Array` of matrices (`history[l][t][i]`);
- * - tokens and states: `Int32Array` (functions accept any array of integers as input).
- * Matrices given as arguments may be nested plain arrays too. `toPlain(x)` turns any result
- * into plain nested arrays for JSON (numbers survive JSON exactly: shortest round trip).
- * Results are fresh arrays that the engine never touches again. Treat an HMM as read-only.
+ * - a matrix (T+1, d): an `Array` of `Float64Array` rows, `m[t][i]`; the rows of one result
+ *   are views of one buffer (`m[t].buffer` is shared: copy a row before keeping it alone);
+ * - a stack (L+1, T+1, d): an `Array` of matrices, `history[l][t][i]`;
+ * - tokens and states: `Int32Array` (arguments may be any array of integers).
+ * Matrix arguments may be nested plain arrays too. `toPlain(x)` turns a result into plain
+ * nested arrays for JSON (a float64 survives JSON.stringify exactly: shortest round trip).
+ * Results are fresh arrays the engine never touches again; treat an HMM as read-only.
  *
  * ## Errors
  *
  * Every exported function checks its arguments and throws an `EngineError` (an `Error` with
- * the field `argument`, the name of the offending argument) whose message names it, e.g.
- * "dualFilter: relax must lie in (0, 1], got 0". A computation that leaves float64 (the raw,
- * un-normalised iteration can overflow) throws an `EngineError` saying so; no function
- * returns NaN or an infinity.
+ * the field `argument`, the name of the offending argument) whose message starts with the
+ * function and names the argument, e.g. "dualFilter: relax must lie in (0, 1], got 0". A
+ * result that would leave float64 (the raw, un-normalised iteration can overflow) throws an
+ * `EngineError` saying so (argument "normalize" for the dual filter); no function returns NaN
+ * or an infinity. Sizes are capped (at most 2e7 numbers in a result, T <= 1e6).
  *
- * ## Functions (notation of the book: states 0..d-1, tokens 0..m, n = m + 1 tokens)
+ * ## API (notation of the book: states 0..d-1, tokens 0..m, n = m + 1 tokens)
  *
- * Random numbers
- * - `rng(seed)`: a generator {next(): a double in [0, 1)}: xoshiro128** (Blackman & Vigna),
- *   two 32-bit outputs give one 53-bit double; the 128-bit state hashes the seed words (four
- *   32-bit lanes, each a chain of a 32-bit finaliser over the words' halves). `seed` is an
- *   integer in 0..2^53-1 or an array of them ([seed, k] as numpy's (seed, k)). It does not
- *   reproduce numpy's streams: every model and path is exported.
- * - `uniforms(seed, count)`: the first `count` doubles of `rng(seed)`, a Float64Array.
- * - `logGammaVariates(shape, count, seed)`: log G for G ~ Gamma(shape, 1), Marsaglia & Tsang
- *   (2000); for shape < 1, log G = log G' + log(U) / shape with G' ~ Gamma(shape + 1), in
- *   log space, so Gamma(0.01) variates far below 1e-308 keep their logarithm.
- * - `dirichletRows(alpha, rows, cols, seed)`: (rows, cols) rows ~ Dirichlet(alpha, ..., alpha),
- *   x_i = exp(l_i - max l) / sum_j exp(l_j - max l), l_i = log G_i: a row never underflows to
- *   all zeros (when every Gamma but the largest underflows it is one-hot at the largest
- *   log-Gamma, the package's limit law), and huge alpha does not overflow.
+ * Random numbers (not numpy's streams: every model and path the engine makes is exported)
+ *   rng(seed) -> {next(): double in [0, 1)}
+ *       xoshiro128** (Blackman & Vigna); two 32-bit outputs make one 53-bit double; the
+ *       128-bit state hashes the seed (four 32-bit lanes, each a chain of a 32-bit finaliser
+ *       over the seed words' halves). seed: an integer in 0..2^53-1 or an array of them
+ *       ([seed, k] plays numpy's (seed, k)). The same seed gives the same numbers in one
+ *       JavaScript engine; Math.log/exp/cos are not correctly rounded by the standard, so
+ *       another engine may differ in the last bits of a model.
+ *   uniforms(seed, count) -> Float64Array (count)          the first doubles of rng(seed)
+ *   logGammaVariates(shape, count, seed) -> Float64Array (count)
+ *       log G, G ~ Gamma(shape, 1): Marsaglia & Tsang (2000); for shape < 1,
+ *       log G = log G' + log(U) / shape, G' ~ Gamma(shape + 1), in log space, so
+ *       Gamma(0.01) variates far below 1e-308 keep their logarithm.
+ *       (shape, alpha and the concentrations below lie in [1e-300, 1e300].)
+ *   dirichletRows(alpha, rows, cols, seed) -> (rows, cols)
+ *       Dirichlet(alpha, ..., alpha) rows x_i = exp(l_i - max l) / sum_j exp(l_j - max l),
+ *       l = log-Gammas: a row never underflows to all zeros (when every Gamma but the largest
+ *       underflows it is one-hot at the largest log-Gamma, the package's limit law) and huge
+ *       alpha does not overflow.
  *
- * The model
- * - `makeHmm(A, C, mu)`: a validated HMM {A (d, d), C (d, n), mu (d), nStates, nTokens};
- *   rows must be probability vectors within 1e-9, like `df.HMM`.
- * - `randomHmm(nStates, nTokens, {seed, transitionConcentration = 1, emissionConcentration
- *   = 1, stickiness = 0})`: rows of A_random ~ Dirichlet(transitionConcentration), rows of C ~
- *   Dirichlet(emissionConcentration), mu ~ Dirichlet(1), drawn in that order from rng(seed);
- *   A = s I + (1 - s) A_random (`df.random_hmm`).
- * - `sample(hmm, T, seed)`: {states (T+1), tokens (T), uniforms (2T+1)}: inverse-CDF draws
- *   X_0 ~ mu (uniforms[0]), Z_t ~ C[X_t] (uniforms[2t+1]), X_{t+1} ~ A[X_t] (uniforms[2t+2]),
- *   the layout of `df.sample`, whose kernel gives the same path from the same uniforms.
+ * The model (chapter 2)
+ *   makeHmm(A, C, mu) -> hmm = {A (d, d), C (d, n), mu (d), nStates, nTokens}
+ *       validated like df.HMM: finite, non-negative, rows summing to 1 within 1e-9.
+ *   randomHmm(nStates, nTokens, {seed, transitionConcentration = 1,
+ *             emissionConcentration = 1, stickiness = 0}) -> hmm
+ *       rows of A_random ~ Dirichlet(transitionConcentration), rows of C ~
+ *       Dirichlet(emissionConcentration), mu ~ Dirichlet(1), in that order from rng(seed);
+ *       A = s I + (1 - s) A_random (df.random_hmm).
+ *   sample(hmm, T, seed) -> {states (T+1), tokens (T), uniforms (2T+1)}
+ *       inverse-CDF draws X_0 ~ mu (uniforms[0]), Z_t ~ C[X_t] (uniforms[2t+1]),
+ *       X_{t+1} ~ A[X_t] (uniforms[2t+2]): df.sample's layout and rule, so the package's
+ *       kernel draws the same path from the same uniforms.
  *
  * The nonlinear predictor (chapter 2)
- * - `forward(hmm, tokens)`: {pi (T+1, d), evidence (T), logLikelihood}: pi_0 = mu,
- *   pi_{t+1} = pi_t^{z_t} A with rho^z = rho .* C_z / rho(C_z); evidence[t] = pi_t(C_{z_t}),
- *   logLikelihood = sum_t log pi_t(C_{z_t}). Each step is normalised; where the normaliser
- *   falls below 1e-280 the Bayes step is done in log space (`df.predict`), so tiny
- *   probabilities do not underflow. A token of zero probability throws.
- * - `predict(hmm, tokens)` (pi), `logLikelihood(hmm, tokens)`, `nextTokenProbs(hmm, tokens)`
- *   (pi C, (T+1, n)), `priorMeasures(hmm, T)` (p_t = mu A^t, (T+1, d)).
+ *   forward(hmm, tokens) -> {pi (T+1, d), evidence (T), logLikelihood}
+ *       pi_0 = mu, pi_{t+1} = pi_t^{z_t} A, rho^z = rho .* C_z / rho(C_z);
+ *       evidence[t] = pi_t(C_{z_t}) = P(Z_t = z_t | Z_0..Z_{t-1}), which may underflow to 0
+ *       where its logarithm is finite (take log-likelihoods from logLikelihood, not from
+ *       log(evidence)); logLikelihood = sum_t log pi_t(C_{z_t}). Every step is normalised;
+ *       when the normaliser is below 1e-280 the Bayes step is done in log space (as
+ *       df.predict), so the tiny probabilities of sticky, informative models do not
+ *       underflow. A token of zero probability throws.
+ *   predict(hmm, tokens) -> pi (T+1, d);  logLikelihood(hmm, tokens) -> number;
+ *   nextTokenProbs(hmm, tokens) -> pi C (T+1, n);  priorMeasures(hmm, T) -> p_t = mu A^t (T+1, d)
  *
  * The fixed-point equation and the dual filter (chapters 7-9)
- * - `project(v)`: P(v), clip negatives and renormalise (a Float64Array); zero mass gives the
- *   uniform law; a subnormal mass is divided by directly, never inverted (no overflow).
- * - `layerMap(hmm, tokens, rho, {normalize = true})`: N(rho) of (FP),
- *   N(rho)_t = mu A^t + sum_{s<t} (P(rho_s)^{z_s} - P(rho_s)) A^{t-s}, (T+1, d), computed as
- *   the scan r_0 = mu, r_{t+1} = ((r_t - P(rho_t)) + P(rho_t)^{z_t}) A (this order leaves a
- *   position that is already exact bitwise exact); `normalize: false` uses rho_t for P(rho_t).
- *   The Bayes step P(rho_t)^z uses the plain normaliser when |rho(C_z)| > 1e-280 and log
- *   magnitudes otherwise; when the evidence rho(C_z) is exactly zero (every product
- *   P(rho_t)_i C_z[i] is 0, or in raw mode the signed products cancel exactly) the posterior is
- *   the package's documented fallback C_z / sum(C_z) (Bayes' rule from the uniform prior; see
- *   `_innovation` in fixed_point.py).
- * - `dualFilter(hmm, tokens, layers, {normalize = true, relax = 1, init = "prior"})`: the
- *   history rho^(0..L), (L+1, T+1, d), rho^(l+1) = (1 - a) rho^(l) + a N(rho^(l)), from
- *   rho^(0) = prior (mu A^t) or `init` (T+1, d). Throws if the raw iteration overflows.
- * - `l1Errors(history, pi)`: {perPosition (L+1, T+1): ||rho_t^(l) - pi_t||_1,
- *   perLayer (L+1): max_t of it}.
- * - `contributions(hmm, tokens, rho, f, {normalize = true})`: the attention matrix of one
- *   layer, W[t, s] = (P(rho_s)^{z_s} - P(rho_s)) A^{t-s} f for s < t, else 0, (T+1, T+1);
- *   N(rho)_t(f) = mu A^t f + sum_s W[t, s] (`df.contributions`).
- * - `simplexXY(rho)`: barycentric to Cartesian for 3 states, rho @ [[0,0],[1,0],[1/2,sqrt3/2]],
- *   (T+1, 2) (the simplex explorer's triangle).
+ *   project(v) -> P(v) (length of v)
+ *       clip negatives, renormalise: a subnormal mass is divided by (1/mass would overflow);
+ *       no positive entry gives the uniform law (as the package).
+ *   layerMap(hmm, tokens, rho (T+1, d), {normalize = true}) -> N(rho) (T+1, d)
+ *       (FP): N(rho)_t = mu A^t + sum_{s<t} (P(rho_s)^{z_s} - P(rho_s)) A^{t-s}, as the scan
+ *       r_0 = mu, r_{t+1} = ((r_t - P(rho_t)) + P(rho_t)^{z_t}) A; this order leaves a
+ *       position that is already exact bitwise exact. normalize: false uses rho_t for
+ *       P(rho_t). The Bayes step q^z = q .* C_z / q(C_z) uses the plain ratio when
+ *       |q(C_z)| > 1e-280 and log magnitudes rescaled by their maximum otherwise; when the
+ *       evidence q(C_z) is exactly zero (every product q_i C_z[i] is 0, or in raw mode the
+ *       signed terms cancel exactly) it is the package's documented fallback
+ *       C_z / sum(C_z), Bayes' rule from the uniform prior (fixed_point.py, _innovation).
+ *   dualFilter(hmm, tokens, layers, {normalize = true, relax = 1, init = "prior"})
+ *       -> history (L+1, T+1, d), history[0] = init (mu A^t or an array (T+1, d)),
+ *       rho^(l+1) = (1 - a) rho^(l) + a N(rho^(l)). With a = 1 the rows that cannot change
+ *       (N(rho)_t depends on rho_0..rho_{t-1} only) are copied, not recomputed, and once a
+ *       layer equals the one before bitwise the rest are copies. Throws when the raw
+ *       iteration overflows.
+ *   dualFilterErrors(hmm, tokens, layers, target (T+1, d), options as dualFilter)
+ *       -> {perLayer (L+1): max_t ||rho_t^(l) - target_t||_1, last: rho^(L) (T+1, d)}
+ *       the same iteration without keeping the history (two buffers): for error-against-
+ *       layer plots at large T (the depth chapter's sizes).
+ *   l1Errors(history, pi) -> {perPosition (L+1, T+1), perLayer (L+1)}
+ *       ||rho_t^(l) - pi_t||_1 and its maximum over t.
+ *   contributions(hmm, tokens, rho (T+1, d), f (d), {normalize = true}) -> W (T+1, T+1)
+ *       the attention matrix of one layer, W[t, s] = (P(rho_s)^{z_s} - P(rho_s)) A^{t-s} f
+ *       for s < t, else 0; N(rho)_t(f) = mu A^t f + sum_s W[t, s] (df.contributions).
+ *   simplexXY(rho (T+1, 3)) -> (T+1, 2)
+ *       barycentric to Cartesian, rho @ [[0, 0], [1, 0], [1/2, sqrt(3)/2]] (the triangle).
  *
  * Estimators as controls (chapters 3, 4, 6)
- * - `dualBackward(hmm, f, u, T)`: the BΔE y_t = A y_{t+1} + C u_t, y_T = f, (T+1, d);
- *   `u` (T, n) or null (zero controls, then T is required: y_t = A^{T-t} f).
- * - `controlCost(hmm, f, u)`: Var_mu(y_0) + sum_t p_t(Gamma_A(y_{t+1}) + Gamma_C(u_t)).
- * - `optimalControl(hmm, tokens, f)`: U_t(z) = -(pi_t(C_z y_t) - pi_t(C_z) pi_t(y_t)) /
- *   pi_t(C_z), y_t = A^{T-t} f, (T, n); 0 where pi_t(C_z) = 0 (`df.optimal_control`).
- * - `estimate(hmm, tokens, f, U)`: S = mu(A^T f) - sum_t U_t(z_t).
+ *   dualBackward(hmm, f, u (T, n) | null, T?) -> y (T+1, d)
+ *       the BΔE y_t = A y_{t+1} + C u_t, y_T = f (u = null: zero controls, y_t = A^{T-t} f).
+ *   controlCost(hmm, f, u (T, n)) -> Var_mu(y_0) + sum_t p_t(Gamma_A(y_{t+1}) + Gamma_C(u_t))
+ *   optimalControl(hmm, tokens, f) -> U (T, n)
+ *       U_t(z) = -(pi_t(C_z y_t) - pi_t(C_z) pi_t(y_t)) / pi_t(C_z), y_t = A^{T-t} f;
+ *       0 where pi_t(C_z) = 0 (df.optimal_control).
+ *   estimate(hmm, tokens, f, U (T, n)) -> mu(A^T f) - sum_t U_t(z_t)
  *
  * The best additive predictor (chapter 5) and the MMSE (chapter 6)
- * - `linearPredictor(hmm, T)`: {hmm, T, Sigma (T+1, d, d), gains (T, n, d)} by the Riccati
- *   recursion Sigma_0 = diag(mu) - mu^T mu, K_t = (C^T Sigma_t C + R_t)^+ C^T Sigma_t A,
- *   Sigma_{t+1} = sym(A^T Sigma_t A + Q_t - A^T Sigma_t C K_t), Q_t = diag(p_{t+1}) -
- *   A^T diag(p_t) A, R_t = diag(p_t C) - C^T diag(p_t) C (`df.linear_predictor`).
- * - `linearMse(lp, f)` = f^T Sigma_T f; `linearControls(lp, f)`: u_t = -K_t y_{t+1}, (T, n);
- *   `linearEstimate(lp, tokens, f)` = mu(y_0) - sum_t u_t(z_t);
- *   `linearEstimates(lp, tokens)`: the Kalman form m_0 = mu, m_{t+1} = m_t A + (K_t[z_t] -
- *   m_t C K_t), (T+1, d), row t the best additive estimate of e_{X_t} (`explore.linear_estimates`).
- * - `pinvSymmetric(M)`: the pseudo-inverse of the symmetric matrix M (its lower triangle is
- *   read, as LAPACK's eigh does) by the cyclic Jacobi eigenvalue method, eigenvalues with
- *   |lambda| <= 1e-12 * max(1, max |lambda|) dropped; `symmetricEigen(M)` -> {values, vectors
- *   (columns)}.
- * - `mmseExact(hmm, f, T)`: E[Var(f(X_T) | Z_0..Z_{T-1})] by enumerating the n^T sequences
- *   (`brute_force.mmse`; at most 2,000,000 sequences).
- * - `mcMmse(lp, f, seed, paths)`: {mmse, paths (paths, T)}: the Monte Carlo MMSE with the
- *   linear predictor as control variate, f^T Sigma_T f - mean_k |pi_T(f) - S_lin(Z^k)|^2,
- *   S_lin = mu(y_0) - sum_t u_t(z_t), on paths sampled with seeds [seed, k]
- *   (`explore.mc_mmse`); the token paths are returned so Python can recompute.
- * - `priorVariance(hmm, f, T)` = p_T(f^2) - p_T(f)^2.
+ *   linearPredictor(hmm, T) -> lp = {hmm, T, Sigma (T+1, d, d), gains (T, n, d)}
+ *       Riccati: Sigma_0 = diag(mu) - mu^T mu, K_t = (C^T Sigma_t C + R_t)^+ C^T Sigma_t A,
+ *       Sigma_{t+1} = sym((A^T Sigma_t A + Q_t) - (A^T Sigma_t C) K_t), Q_t = diag(p_{t+1}) -
+ *       A^T diag(p_t) A, R_t = diag(p_t C) - C^T diag(p_t) C, sym(X) = (X + X^T) / 2
+ *       (df.linear_predictor; the pseudo-inverse as pinvSymmetric, each step's Jacobi sweep
+ *       warm-started from the previous step's eigenvectors).
+ *   linearMse(lp, f) -> f^T Sigma_T f
+ *   linearControls(lp, f) -> u (T, n), u_t = -K_t y_{t+1}, y_t = A y_{t+1} + C u_t, y_T = f
+ *   linearEstimate(lp, tokens (T), f) -> mu(y_0) - sum_t u_t(z_t)
+ *   linearEstimates(lp, tokens (<= T)) -> m (len + 1, d)
+ *       the Kalman form m_0 = mu, m_{t+1} = m_t A + (K_t[z_t] - m_t C K_t): row t is the best
+ *       additive estimate of the indicator of X_t, m_t f that of f(X_t)
+ *       (explore.linear_estimates, LinearPredictor.estimates).
+ *   pinvSymmetric(M (k, k)) -> M^+ (k, k);  symmetricEigen(M) -> {values (k), vectors (k, k)}
+ *       the lower triangle is read (as LAPACK's eigh); cyclic Jacobi (Rutishauser's
+ *       updates); eigenvalues with |lambda| <= 1e-12 max(1, max |lambda|) are dropped.
+ *   priorVariance(hmm, f, T) -> p_T(f^2) - p_T(f)^2
+ *   mmseExact(hmm, f, T) -> E[Var(f(X_T) | Z_0..Z_{T-1})]
+ *       by enumerating the n^T sequences (brute_force.mmse; at most 2,000,000).
+ *   mcMmse(lp, f, seed, paths) -> {mmse, paths (paths, T)}
+ *       Monte Carlo with the linear predictor as control variate (explore.mc_mmse):
+ *       f^T Sigma_T f - mean_k |pi_T(f) - S_lin(Z^k)|^2, S_lin(z) = mu(y_0) - sum_t u_t(z_t),
+ *       on paths sample(lp.hmm, T, [...seed, k]); the token paths are returned so that Python
+ *       can recompute the estimate on them.
  *
- * Export: `toPlain(x)`.
+ * Export
+ *   toPlain(x) -> plain nested arrays and objects (typed arrays become arrays)
+ *   EngineError: the class of every error the engine throws.
  */
 
 // ------------------------------------------------------------------------------------------
@@ -297,6 +326,9 @@ function buildHmm(fn, A, C, mu) {
   const Cm = toMatrix(fn, "C", C, d);
   if (Cm[0].length === 0) throw new EngineError(fn, "C", "C must have at least one column");
   const m = toVector(fn, "mu", mu, d);
+  if (d * (d + Cm[0].length) > MAX_ENTRIES) {
+    throw new EngineError(fn, "C", `a model of ${d} states and ${Cm[0].length} tokens is too large`);
+  }
   checkStochastic(fn, "A", Am);
   checkStochastic(fn, "C", Cm);
   checkStochastic(fn, "mu", [m]);
@@ -321,6 +353,10 @@ function checkTokens(fn, hmm, tokens, name = "tokens") {
     throw new EngineError(fn, name, `${name} has ${tokens.length} entries, more than ${MAX_T}`);
   }
   const n = hmm.nTokens;
+  if ((tokens.length + 1) * Math.max(hmm.nStates, n) > MAX_ENTRIES) {
+    throw new EngineError(fn, name, `${name} has ${tokens.length} entries: the results would ` +
+      `exceed ${MAX_ENTRIES} numbers for ${hmm.nStates} states and ${n} tokens`);
+  }
   const out = new Int32Array(tokens.length);
   const emitted = new Uint8Array(n);
   for (let i = 0; i < hmm.nStates; i++) {
@@ -476,8 +512,8 @@ function dirichletRow(g, alpha, cols) {
 
 function checkConcentration(fn, name, value) {
   checkReal(fn, name, value);
-  if (!(value > 0) || value > 1e300) {
-    throw new EngineError(fn, name, `${name} must be a positive finite number (at most 1e300), got ${value}`);
+  if (!(value >= 1e-300 && value <= 1e300)) {      // log(U) / shape stays finite
+    throw new EngineError(fn, name, `${name} must be a positive number in [1e-300, 1e300], got ${value}`);
   }
   return value;
 }
@@ -524,6 +560,9 @@ export function randomHmm(nStates, nTokens, options) {
   const ea = checkConcentration(fn, "emissionConcentration", o.emissionConcentration ?? 1);
   const s = checkReal(fn, "stickiness", o.stickiness ?? 0);
   if (s < 0 || s > 1) throw new EngineError(fn, "stickiness", `stickiness must lie in [0, 1], got ${s}`);
+  if (nStates * (nStates + nTokens) > MAX_ENTRIES) {
+    throw new EngineError(fn, "nTokens", `a model of ${nStates} states and ${nTokens} tokens is too large`);
+  }
   const g = new Xoshiro128(words);
   const Ar = [];
   for (let i = 0; i < nStates; i++) Ar.push(dirichletRow(g, ta, nStates));
@@ -984,13 +1023,13 @@ function equalRows(a, b, from) {
   return a.length;
 }
 
-export function dualFilter(hmm, tokens, layers, options) {
-  const fn = "dualFilter";
+/** The checked arguments of dualFilter and dualFilterErrors: [hmm, tokens, o, rho0]. */
+function filterArguments(fn, hmm, tokens, layers, options, historyKept) {
   hmm = checkHmm(fn, hmm);
   tokens = checkTokens(fn, hmm, tokens);
   const T = tokens.length, d = hmm.nStates;
   checkInt(fn, "layers", layers, 0, MAX_T);
-  if ((layers + 1) * (T + 1) * d > MAX_ENTRIES) {
+  if (historyKept && (layers + 1) * (T + 1) * d > MAX_ENTRIES) {
     throw new EngineError(fn, "layers", `the history (layers+1) x (T+1) x d = ` +
       `${(layers + 1) * (T + 1) * d} entries exceeds ${MAX_ENTRIES}: ask for fewer layers`);
   }
@@ -1001,28 +1040,38 @@ export function dualFilter(hmm, tokens, layers, options) {
     throw new EngineError(fn, "relax", `relax must lie in (0, 1], got ${relax}`);
   }
   const init = o.init ?? "prior";
-  let rho;
+  let rho0;
   if (typeof init === "string") {
     if (init !== "prior") {
       throw new EngineError(fn, "init", `init must be "prior" or an array of measures (T+1, d), got ${show(init)}`);
     }
-    rho = priorRaw(hmm, T);
+    rho0 = priorRaw(hmm, T);
   } else {
-    rho = checkMeasures(fn, hmm, init, T, "init", true);
+    rho0 = checkMeasures(fn, hmm, init, T, "init", true);
   }
-  const history = [rho];
+  return [hmm, tokens, { normalize, relax }, rho0];
+}
+
+/**
+ * The layers rho^(1..L) of the dual filter from rho0: each is written into the matrix
+ * nextMatrix(layer) returns (not rho^(layer-1)'s) and passed to onLayer(layer, rho).
+ */
+function iterateLayers(fn, hmm, tokens, layers, { normalize, relax }, rho0, nextMatrix, onLayer) {
+  const T = tokens.length, d = hmm.nStates;
   const colSum = columnSums(hmm);
   const q = new Float64Array(d), post = new Float64Array(d), carry = new Float64Array(d);
   // same = the number of leading rows of rho equal (bitwise) to those of the layer before.
   // N(rho)_t depends on rho_0..rho_{t-1} only, so with relax = 1 the rows 0..same of the next
   // layer are those of rho: they are copied, and the scan resumes at row `same`.
   let same = 0;
+  let rho = rho0;
   for (let layer = 1; layer <= layers; layer++) {
-    const nxt = zeros(T + 1, d);
+    const nxt = nextMatrix(layer);
     const start = relax === 1 ? Math.min(same, T) : 0;
     for (let t = 0; t <= start && start > 0; t++) nxt[t].set(rho[t]);
     if (same > T && relax === 1) {      // rho = N(rho) bitwise: every further layer is the same
-      history.push(nxt);
+      rho = nxt;
+      onLayer(layer, rho);
       continue;
     }
     layerInto(hmm, tokens, rho, normalize, colSum, nxt, q, post, carry, start);
@@ -1043,9 +1092,51 @@ export function dualFilter(hmm, tokens, layers, options) {
     }
     same = equalRows(nxt, rho, relax === 1 ? start : 0);
     rho = nxt;
-    history.push(rho);
+    onLayer(layer, rho);
   }
+  return rho;
+}
+
+export function dualFilter(hmm, tokens, layers, options) {
+  const fn = "dualFilter";
+  let o, rho0;
+  [hmm, tokens, o, rho0] = filterArguments(fn, hmm, tokens, layers, options, true);
+  const T = tokens.length, d = hmm.nStates, size = (T + 1) * d;
+  const buffer = new Float64Array(layers * size);     // every layer in one buffer
+  const history = [rho0];
+  const nextMatrix = (layer) => {
+    const m = new Array(T + 1);
+    const base = (layer - 1) * size;
+    for (let t = 0; t <= T; t++) m[t] = buffer.subarray(base + t * d, base + (t + 1) * d);
+    return m;
+  };
+  iterateLayers(fn, hmm, tokens, layers, o, rho0, nextMatrix, (layer, rho) => history.push(rho));
   return history;
+}
+
+/** max_t ||rho_t - target_t||_1 */
+function worstL1(rho, target) {
+  let worst = 0;
+  for (let t = 0; t < rho.length; t++) {
+    let e = 0;
+    for (let i = 0; i < rho[t].length; i++) e += Math.abs(rho[t][i] - target[t][i]);
+    if (e > worst) worst = e;
+  }
+  return worst;
+}
+
+export function dualFilterErrors(hmm, tokens, layers, target, options) {
+  const fn = "dualFilterErrors";
+  let o, rho0;
+  [hmm, tokens, o, rho0] = filterArguments(fn, hmm, tokens, layers, options, false);
+  const T = tokens.length, d = hmm.nStates;
+  target = checkMeasures(fn, hmm, target, T, "target");
+  const perLayer = new Float64Array(layers + 1);
+  perLayer[0] = worstL1(rho0, target);
+  const a = zeros(T + 1, d), b = zeros(T + 1, d);
+  const last = iterateLayers(fn, hmm, tokens, layers, o, rho0, (layer) => (layer % 2 ? a : b),
+                             (layer, rho) => { perLayer[layer] = worstL1(rho, target); });
+  return { perLayer, last: copyMatrix(last) };
 }
 
 export function l1Errors(history, pi) {
@@ -1116,6 +1207,9 @@ function checkControls(fn, hmm, u, T, name = "u") {
   if (u === null || u === undefined) {
     if (T === undefined) throw new EngineError(fn, "T", `pass the horizon T when ${name} is null`);
     checkHorizon(fn, T);
+    if ((T + 1) * Math.max(hmm.nStates, hmm.nTokens) > MAX_ENTRIES) {
+      throw new EngineError(fn, "T", `T = ${T} needs more than ${MAX_ENTRIES} entries`);
+    }
     return zeros(T, hmm.nTokens);
   }
   if (Array.isArray(u) && u.length === 0) {
@@ -1516,6 +1610,9 @@ export function mcMmse(lp, f, seed, paths) {
   f = checkFunction(fn, lp.hmm, f);
   const words = checkSeed(fn, seed);
   checkInt(fn, "paths", paths, 1, 1_000_000);
+  if (paths * Math.max(1, lp.T) > MAX_ENTRIES) {
+    throw new EngineError(fn, "paths", `paths * T = ${paths * lp.T} exceeds ${MAX_ENTRIES}`);
+  }
   const { hmm, T } = lp;
   const { u, y0 } = linearControlsRaw(lp, f);
   const offset = dot(hmm.mu, y0);
