@@ -388,11 +388,12 @@ function checkFunction(fn, hmm, f, name = "f") {
   return toVector(fn, name, f, hmm.nStates);
 }
 
-function checkFinite(fn, what, arrays) {
+function checkFinite(fn, what, arrays, argument = "hmm") {
   for (const row of arrays) {
     for (let i = 0; i < row.length; i++) {
       if (!Number.isFinite(row[i])) {
-        throw new EngineError(fn, "hmm", `${what} overflowed to inf/NaN in float64`);
+        throw new EngineError(fn, argument, `${what} overflowed to inf/NaN in float64: the ` +
+          `inputs are of extreme magnitude`);
       }
     }
   }
@@ -1010,7 +1011,7 @@ export function layerMap(hmm, tokens, rho, options) {
   const out = zeros(T + 1, d);
   layerInto(hmm, tokens, rho, normalize, columnSums(hmm), out, new Float64Array(d),
             new Float64Array(d), new Float64Array(d));
-  checkFinite(fn, "layerMap", out);
+  checkFinite(fn, "layerMap", out, "rho");
   return out;
 }
 
@@ -1185,7 +1186,7 @@ export function contributions(hmm, tokens, rho, f, options) {
   for (let t = 1; t <= T; t++) {
     for (let s = 0; s < t; s++) W[t][s] = dot(innovations[s], powers[t - s]);
   }
-  checkFinite(fn, "contributions", W);
+  checkFinite(fn, "contributions", W, "rho");
   return W;
 }
 
