@@ -37,7 +37,7 @@ FUZZ = settings(
     derandomize=not STRESS,
     database=None,
     max_examples=STRESS or 300,
-    deadline=timedelta(seconds=5),  # a hang or a runaway loop fails the example
+    deadline=timedelta(seconds=30),  # a hang or a runaway loop fails the example (generous: CI machines are slow)
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 

@@ -21,7 +21,7 @@ from dualfilter import brute_force as bf
 from oracles import log_space_forward
 
 PROPERTY = settings(derandomize=True, database=None, max_examples=150,
-                    deadline=timedelta(seconds=10),
+                    deadline=timedelta(seconds=30),
                     suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -225,7 +225,7 @@ def test_every_representable_model_gets_the_log_space_answer(case):
         np.testing.assert_allclose(rho, pi, atol=1e-9, rtol=0)
 
 
-@settings(derandomize=True, database=None, max_examples=60, deadline=timedelta(seconds=20),
+@settings(derandomize=True, database=None, max_examples=60, deadline=timedelta(seconds=30),
           suppress_health_check=[HealthCheck.too_slow])
 @given(extreme_models())
 def test_riccati_mse_is_the_brute_force_best_additive_mse(case):
