@@ -79,6 +79,43 @@ class LinearPredictor:
             y = self.hmm.A @ y + self.hmm.C @ u[t]
         return float(check_finite_result(self.hmm.mu @ y - u[np.arange(self.T), tokens].sum(), "estimate"))
 
+    def estimates(self, tokens) -> np.ndarray:
+        """The best additive estimates of the state indicator along a path, the Kalman form.
+
+        With the gains K_t of the Riccati recursion (they do not depend on the horizon) the
+        best additive estimate m_t f of f(X_t) from Z_0..Z_{t-1} obeys
+
+            m_0 = mu,   m_{t+1} = m_t A + (e_{z_t} - m_t C) K_t,
+
+        the filter form of the linear predictor (chapter 5); m_t f equals
+        ``linear_predictor(hmm, t).estimate(tokens[:t], f)`` for every f and t.
+
+        Parameters
+        ----------
+        tokens : int array, shape (S,) with S <= T
+            The tokens z_0..z_{S-1}, each in 0..n_tokens-1.
+
+        Returns
+        -------
+        m : array, shape (S+1, d)
+            Row t is the signed measure m_t: m_t f estimates f(X_t) from the first t tokens.
+
+        Raises
+        ------
+        ValueError
+            If a token is outside the vocabulary or has zero probability under every state,
+            or if ``tokens`` is longer than the horizon T of this predictor.
+        """
+        tokens = check_tokens(self.hmm, tokens)
+        if tokens.shape[0] > self.T:
+            raise ValueError(f"tokens must have length at most T = {self.T}, got {tokens.shape[0]}")
+        A, C = self.hmm.A, self.hmm.C
+        m = np.empty((tokens.shape[0] + 1, self.hmm.n_states))
+        m[0] = self.hmm.mu
+        for t, z in enumerate(tokens):
+            m[t + 1] = m[t] @ A + (self.gains[t][z] - m[t] @ C @ self.gains[t])
+        return check_finite_result(m, "estimates")
+
 
 def linear_predictor(hmm: HMM, T: int) -> LinearPredictor:
     """Solve the Riccati recursion of chapter 5 for horizon T (see ``LinearPredictor``)."""
