@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import re
 import subprocess
 import sys
@@ -169,7 +170,8 @@ def main() -> None:
     print(f"{'explorer':30s} {'sizes':10s} {'change':32s}"
           + "".join(f" {m + ' ms':>16s}" for m in modules))
     print(f"{'':30s} {'':10s} {'':32s}" + f" {'(median / max)':>16s}" * len(modules))
-    results = {"reference_ms": reference, "explorers": {}}
+    results = {"reference_ms": reference, "explorers": {},
+               "load_average_1min_at_start": os.getloadavg()[0]}
     for name, largest in LARGEST.items():
         for label, params in (("default", {}), ("largest", largest)):
             timed = measure(modules, name, params)
@@ -192,6 +194,7 @@ def main() -> None:
                                          "max_ms": float(np.max(pooled[m])),
                                          "per_control": {k: float(np.median(timed[m][k]))
                                                          for k in keys if k in timed[m]}}
+    results["load_average_1min_at_end"] = os.getloadavg()[0]
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
 

@@ -90,10 +90,13 @@ Semantics (the JavaScript twins implement the same):
   drops) is clamped to the nearest bound (a choice not among its options becomes the last
   option); the factory resolves defaults in list order, refs included.
 - an invalid value changes nothing and reports one message: ``"<name> must lie in [low,
-  high], got <value>"``, ``"<name> must be an integer, got ..."``, ``"<name> must be a number,
-  got ..."``, ``"<name> must be True or False, got ..."``, ``"<name> must be one of ...; got
-  ..."``, ``"<name> must be a single value, got an array of shape ..."``, with ``": " +
-  reason`` appended for a range error when the parameter has a reason.
+  high], got <value>"`` (``"<name> must be <low>, got <value>"`` when low = high),
+  ``"<name> must be an integer, got ..."``, ``"<name> must be a number, got ..."``, ``"<name>
+  must be True or False, got ..."``, ``"<name> must be one of ...; got ..."``, ``"<name> must
+  be a single value, got an array of shape ..."``, with ``": " + reason`` appended to a range
+  error when the parameter has a reason. The parameters are checked in list order and the
+  first error is reported. A factory given invalid parameters shows the defaults, with the
+  message in ``status``.
 
 Example (the layer of the chapter 8 explorer)::
 
@@ -682,7 +685,8 @@ class Explorer(ABC):
         for ax in self.figure.axes:
             key.append((ax.get_xlim(), ax.get_ylim(), ax.get_xscale(), ax.get_yscale(),
                         ax.xaxis.label.get_text(), ax.yaxis.label.get_text(),
-                        None if ax in dynamic_axes else ax.get_title()))
+                        None if ax in dynamic_axes else
+                        tuple(ax.get_title(loc) for loc in ("left", "center", "right"))))
         return tuple(key)
 
     def _fix_xlabels(self) -> None:
