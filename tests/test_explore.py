@@ -478,3 +478,12 @@ def test_plot_functions_return_their_artists_and_floor_errors():
         "truth", "a"}
     assert plots.nice_ceiling(0.37) == 0.4 and plots.nice_ceiling(1e-13) == 1e-13
     assert plots.nice_ceiling(0.0) == 1.0 and plots.nice_ceiling(101) == 120
+
+
+def test_the_style_and_every_spec_export_as_json_from_the_command_line():
+    out = subprocess.run([sys.executable, "-m", "dualfilter.explore"], check=True,
+                         capture_output=True, text=True).stdout
+    exported = json.loads(out)
+    assert exported["explorers"] == explore.all_specs() and set(exported["explorers"]) == set(NAMES)
+    assert exported["style"]["error_floor"] == plots.ERROR_FLOOR == 1e-16
+    assert exported["style"]["colors"]["nonlinear"] == "#1f77b4"

@@ -24,7 +24,8 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
-    "DPI", "ERROR_FLOOR", "COLORS", "LEGEND_FONTSIZE", "TITLE_FONTSIZE", "SEQUENTIAL_CMAP", "DIVERGING_CMAP", "SIMPLEX_VERTICES",
+    "DPI", "ERROR_FLOOR", "COLORS", "LEGEND_FONTSIZE", "TITLE_FONTSIZE", "SIMPLEX_CMAP",
+    "NICE_STEPS", "style", "SEQUENTIAL_CMAP", "DIVERGING_CMAP", "SIMPLEX_VERTICES",
     "new_figure", "floor", "log_error_axis", "set_title", "nice_ceiling", "simplex_xy",
     "plot_mc_convergence", "plot_martingale_paths", "plot_runtimes", "plot_mse_sweep",
     "plot_estimates_vs_truth", "plot_attention_matrix", "plot_lag_decay",
@@ -43,6 +44,7 @@ LEGEND_FONTSIZE = 8
 TITLE_FONTSIZE = 11
 SEQUENTIAL_CMAP = "viridis"   # probabilities in [0, 1]
 DIVERGING_CMAP = "RdBu_r"     # signed quantities, zero = white
+SIMPLEX_CMAP = "plasma"       # positions t of the iterates in the simplex
 UNDER_COLOR, OVER_COLOR = "#d62728", "#ff7f0e"   # signed measures below 0 / above 1
 COLORS = {
     "nonlinear": "C0",    # the nonlinear predictor pi_t (forward algorithm)
@@ -56,6 +58,19 @@ COLORS = {
 SIMPLEX_VERTICES = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, np.sqrt(3.0) / 2.0]])
 _SUPERSCRIPTS = str.maketrans(
     "-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079")
+
+
+def style() -> dict:
+    """The one style as plain JSON, for the JavaScript twins of the explorers: the error
+    floor, the nice steps of moving scales, colour maps, the colours of the recurring
+    quantities (as hex) and font sizes."""
+    from matplotlib.colors import to_hex
+
+    return {"dpi": DPI, "error_floor": ERROR_FLOOR, "nice_steps": list(NICE_STEPS),
+            "sequential_cmap": SEQUENTIAL_CMAP, "diverging_cmap": DIVERGING_CMAP,
+            "simplex_cmap": SIMPLEX_CMAP, "under_color": UNDER_COLOR, "over_color": OVER_COLOR,
+            "colors": {role: to_hex(color) for role, color in COLORS.items()},
+            "legend_fontsize": LEGEND_FONTSIZE, "title_fontsize": TITLE_FONTSIZE}
 
 
 def new_figure(figsize, dpi: int = DPI):
@@ -79,21 +94,22 @@ def _power_of_ten(value, position=None) -> str:
 
 
 def log_error_axis(ax, *, floor: float | None = None, top: float | None = None) -> None:
-    """The style of every error axis: log scale, at most ~6 labelled decades, no minor ticks,
-    a light grid.
+    """The style of every error axis: log scale with a light grid.
 
     With ``floor`` (explorers, whose limits must not follow the data) the axis spans
-    [floor / 3, top], so values drawn at the floor sit on a visible line; without it the
-    limits follow the data.
+    [floor / 3, top], so that values drawn at the floor sit on a visible line, with at most
+    ~6 labelled decades, no minor ticks and Unicode labels (mathtext tick labels cost most
+    of a redraw). Without it (static figures) the limits and ticks follow the data, with
+    matplotlib's log ticks, which also label a range narrower than a decade.
     """
     from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
     ax.set_yscale("log")
-    ax.yaxis.set_major_locator(LogLocator(numticks=6))
-    ax.yaxis.set_minor_locator(NullLocator())
-    ax.yaxis.set_major_formatter(FuncFormatter(_power_of_ten))
     ax.grid(alpha=0.3)
     if floor is not None:
+        ax.yaxis.set_major_locator(LogLocator(numticks=6))
+        ax.yaxis.set_minor_locator(NullLocator())
+        ax.yaxis.set_major_formatter(FuncFormatter(_power_of_ten))
         ax.set_ylim(floor / 3, top)
 
 
@@ -454,13 +470,14 @@ def plot_states(ax, states):
 
 def plot_layer_errors(ax, errors, *, floor=ERROR_FLOOR,
                       ylabel=r"$\max_t \|\rho^{(\ell)}_t - \pi_t\|_1$", title=None, styles=None,
-                      marker=None, legend_loc="best"):
+                      marker=None, legend_loc="best", fixed=False):
     """Error of the dual filter against the layer index on a log axis (chapters 8, 12 and
     the chapter 8 explorer).
 
     ``errors`` maps a label to an array (L+1,) whose entry l is the error after l layers
     (entry 0: the initialisation). Values below ``floor`` (exact zeros) are drawn at ``floor``.
     ``styles`` optionally maps a label to keyword arguments of ``ax.plot`` (e.g. ls, color).
+    ``fixed=True`` (explorers) fixes the axis to [floor / 3, 10] (see :func:`log_error_axis`).
     Returns {label: line}; :func:`set_errors` updates a line.
     """
     lines = {}
@@ -468,7 +485,7 @@ def plot_layer_errors(ax, errors, *, floor=ERROR_FLOOR,
         kwargs = {"color": f"C{i}", "lw": 1.5, "marker": marker, "ms": 3,
                   **(styles or {}).get(name, {})}
         (lines[name],) = ax.plot(np.arange(len(err)), _floor(err, floor), label=name, **kwargs)
-    log_error_axis(ax)
+    log_error_axis(ax, floor=floor if fixed else None, top=10.0)
     ax.set(xlabel=r"layer $\ell$", ylabel=ylabel)
     _title(ax, title)
     ax.legend(fontsize=LEGEND_FONTSIZE, loc=legend_loc)
@@ -483,7 +500,7 @@ def plot_position_errors(ax, errors, *, floor=ERROR_FLOOR,
 
     (line,) = ax.plot(np.arange(len(errors)), _floor(errors, floor), ".-",
                       color=COLORS["nonlinear"], ms=3)
-    log_error_axis(ax)
+    log_error_axis(ax, floor=floor, top=10.0)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set(xlabel="position $t$", ylabel=ylabel)
     if title:
@@ -513,7 +530,7 @@ def plot_simplex(ax, *, labels=("state 0", "state 1", "state 2")):
     (chapter 7 explorer).
 
     Returns {"points": PathCollection of the iterates (coloured by position t, colormap
-    "plasma"), "targets": open circles of the targets, "segments": grey segments from each
+    ``SIMPLEX_CMAP``), "targets": open circles of the targets, "segments": grey segments from each
     iterate to its target}; :func:`set_simplex` fills them.
     """
     from matplotlib import colormaps
@@ -532,8 +549,8 @@ def plot_simplex(ax, *, labels=("state 0", "state 1", "state 2")):
     empty = np.zeros((0, 2))
     targets = ax.scatter(empty[:, 0], empty[:, 1], s=60, facecolors="none",
                          edgecolors=COLORS["truth"], linewidths=0.8, label=r"target $\pi_t$")
-    points = ax.scatter(empty[:, 0], empty[:, 1], c=np.zeros(0), s=22, cmap="plasma")
-    iterate = Line2D([], [], marker="o", linestyle="", color=colormaps["plasma"](0.6),
+    points = ax.scatter(empty[:, 0], empty[:, 1], c=np.zeros(0), s=22, cmap=SIMPLEX_CMAP)
+    iterate = Line2D([], [], marker="o", linestyle="", color=colormaps[SIMPLEX_CMAP](0.6),
                      label=r"iterate $\rho_t^{(\ell)}$")
     ax.legend(handles=[iterate, targets], loc="upper left", fontsize=LEGEND_FONTSIZE)
     return {"points": points, "targets": targets, "segments": segments}

@@ -19,6 +19,12 @@ import it.
 
 from __future__ import annotations
 
+try:
+    import matplotlib  # noqa: F401
+except ImportError as exc:                       # the core installs without it
+    raise ImportError("dualfilter.explore needs the [book] extra (matplotlib, ipywidgets, "
+                      "pillow): pip install 'dualfilter[book]'") from exc
+
 from ._base import Explorer, Param, Ref
 from .attention import AttentionExplorer, attention_explorer
 from .filter import FilterExplorer, filter_explorer

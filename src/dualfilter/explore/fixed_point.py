@@ -60,14 +60,15 @@ class FixedPointExplorer(LayerAnimation, Explorer):
         label = r"$\max_t \|\rho_t^{(\ell)} - \pi_t\|_1$"
         self.line_layer = plots.plot_layer_errors(
             self.ax_layer, {label: np.zeros(1)}, ylabel="worst L1 error", marker=".",
-            styles={label: {"color": plots.COLORS["linear"]}}, legend_loc="lower left")[label]
+            styles={label: {"color": plots.COLORS["linear"]}}, legend_loc="lower left",
+            fixed=True)[label]
         # the current layer's mark is drawn on top (above the legend), so that moving the
         # layer redraws the mark alone in this panel
         self.mark_layer = plots.plot_layer_errors(
             self.ax_layer, {"current layer": np.zeros(1)}, ylabel="worst L1 error",
             styles={"current layer": {"ls": "", "marker": "o", "ms": 8, "zorder": 6,
                                       "color": plots.COLORS["current"]}},
-            legend_loc="lower left")["current layer"]
+            legend_loc="lower left", fixed=True)["current layer"]
         plots.set_title(self.ax_layer, "error against layer")
         self.dynamic = [self.im_rho, self.im_pi, self.line_pos, self.line_layer,
                         self.mark_layer]
