@@ -21,6 +21,7 @@ current ones in the same run, so the two are measured under the same load:
 
     python benchmarks/explore_latency.py                   # current explorers
     python benchmarks/explore_latency.py --baseline c84d809 --json out.json
+    python benchmarks/explore_latency.py --only fixed_point_explorer,simplex_explorer
 
 Prints median and max (ms) per explorer, size and kind of change; ``--json`` writes them.
 """
@@ -161,6 +162,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--baseline", help="git revision whose explore.py to time alongside")
     parser.add_argument("--json", help="write the results to this file")
+    parser.add_argument("--only", help="comma-separated factory names (default: all)")
     args = parser.parse_args()
     modules = {"current": explore}
     if args.baseline:
@@ -172,7 +174,10 @@ def main() -> None:
     print(f"{'':30s} {'':10s} {'':32s}" + f" {'(median / max)':>16s}" * len(modules))
     results = {"reference_ms": reference, "explorers": {},
                "load_average_1min_at_start": os.getloadavg()[0]}
+    only = args.only.split(",") if args.only else list(LARGEST)
     for name, largest in LARGEST.items():
+        if name not in only:
+            continue
         for label, params in (("default", {}), ("largest", largest)):
             timed = measure(modules, name, params)
             rows = sorted(set().union(*timed.values()))

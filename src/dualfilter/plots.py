@@ -529,8 +529,9 @@ def plot_simplex(ax, *, labels=("state 0", "state 1", "state 2")):
     """The triangle of probability measures on 3 states, ready for iterates and their targets
     (chapter 7 explorer).
 
-    Returns {"points": PathCollection of the iterates (coloured by position t, colormap
-    ``SIMPLEX_CMAP``), "targets": open circles of the targets, "segments": grey segments from each
+    The labels are plain text: an explorer redraws them with every layer, and mathtext
+    costs most of that redraw. Returns {"points": PathCollection of the iterates (coloured
+    by position t, colormap ``SIMPLEX_CMAP``), "targets": open circles of the targets, "segments": grey segments from each
     iterate to its target}; :func:`set_simplex` fills them.
     """
     from matplotlib import colormaps
@@ -544,14 +545,18 @@ def plot_simplex(ax, *, labels=("state 0", "state 1", "state 2")):
                     textcoords="offset points", ha="center", fontsize=9)
     ax.set(xlim=(-0.15, 1.15), ylim=(-0.12, 1.0), aspect="equal")
     ax.set_axis_off()
-    segments = LineCollection([], colors=COLORS["reference"], linewidths=0.8)
+    # the iterates are drawn above the labels and the legend (z-order 5), so that a change of
+    # layer redraws them alone
+    segments = LineCollection([], colors=COLORS["reference"], linewidths=0.8, zorder=5.1)
     ax.add_collection(segments)
     empty = np.zeros((0, 2))
     targets = ax.scatter(empty[:, 0], empty[:, 1], s=60, facecolors="none",
-                         edgecolors=COLORS["truth"], linewidths=0.8, label=r"target $\pi_t$")
-    points = ax.scatter(empty[:, 0], empty[:, 1], c=np.zeros(0), s=22, cmap=SIMPLEX_CMAP)
+                         edgecolors=COLORS["truth"], linewidths=0.8, label="target πₜ",
+                         zorder=5.2)
+    points = ax.scatter(empty[:, 0], empty[:, 1], c=np.zeros(0), s=22, cmap=SIMPLEX_CMAP,
+                        zorder=5.3)
     iterate = Line2D([], [], marker="o", linestyle="", color=colormaps[SIMPLEX_CMAP](0.6),
-                     label=r"iterate $\rho_t^{(\ell)}$")
+                     label="iterate at layer ℓ")
     ax.legend(handles=[iterate, targets], loc="upper left", fontsize=LEGEND_FONTSIZE)
     return {"points": points, "targets": targets, "segments": segments}
 

@@ -44,12 +44,14 @@ class SimplexExplorer(LayerAnimation, Explorer):
         self.simplex = plots.plot_simplex(self.ax_tri)
         fig.colorbar(self.simplex["points"], cax=fig.add_axes((0.5, 0.14, 0.012, 0.7)),
                      label="position $t$")
-        plots.set_title(self.ax_tri, r"iterates $\rho_t^{(\ell)}$ moving to $\pi_t$", loc="left")
+        plots.set_title(self.ax_tri, "iterates ρₜ moving to their targets πₜ", loc="left")
         self.ax_err = fig.add_axes((0.66, 0.13, 0.32, 0.75))
         self.line_err = plots.plot_position_errors(self.ax_err, np.zeros(1),
                                                    title="distance to the target")
         self.ax_err.set_ylim(plots.ERROR_FLOOR / 3, 10.0)
-        self.dynamic = list(self.simplex.values()) + [self.line_err]
+        self.layer_title = plots.set_title(self.ax_tri, "", loc="right")
+        self.layer_title.set_zorder(6)          # above the iterates: redrawn with them alone
+        self.dynamic = list(self.simplex.values()) + [self.layer_title, self.line_err]
         self.live = self.dynamic                                    # the layer moves them all
 
     def _compute(self, p: dict) -> dict:
