@@ -145,19 +145,31 @@ class LinearPredictor:
         return check_finite_result(_estimate(self.hmm, y[0], u, tokens), "estimate")
 
     def estimates(self, tokens) -> np.ndarray:
-        """The best additive estimates of the state indicator for every horizon, in Kalman form.
+        """The best additive estimates of the state indicator along a path, the Kalman form.
 
-        Row t is m_t with m_t f the best additive estimate of f(X_t) from Z_0..Z_{t-1}:
-        m_0 = mu, m_{t+1} = m_t A + (e_{z_t} - m_t C) K_t (chapter 5). m_t f equals
-        ``linear_predictor(hmm, t).estimate(tokens[:t], f)``.
+        With the gains K_t of the Riccati recursion (they do not depend on the horizon) the
+        best additive estimate m_t f of f(X_t) from Z_0..Z_{t-1} obeys
+
+            m_0 = mu,   m_{t+1} = m_t A + (e_{z_t} - m_t C) K_t,
+
+        the filter form of the linear predictor (chapter 5); m_t f equals
+        ``linear_predictor(hmm, t).estimate(tokens[:t], f)`` for every f and t.
 
         Parameters
         ----------
-        tokens : array_like of int, shape (T',) with T' <= T
+        tokens : int array, shape (S,) with S <= T
+            The tokens z_0..z_{S-1}, each in 0..n_tokens-1.
 
         Returns
         -------
-        ndarray, shape (T'+1, d)
+        m : array, shape (S+1, d)
+            Row t is the signed measure m_t: m_t f estimates f(X_t) from the first t tokens.
+
+        Raises
+        ------
+        ValueError
+            If a token is outside the vocabulary or has zero probability under every state,
+            or if ``tokens`` is longer than the horizon T of this predictor.
         """
         tokens = check_tokens(self.hmm, tokens)
         if tokens.shape[0] > self.T:
@@ -166,8 +178,7 @@ class LinearPredictor:
         m = np.empty((tokens.shape[0] + 1, self.hmm.n_states))
         m[0] = self.hmm.mu
         for t, z in enumerate(tokens):
-            K = self.gains[t]
-            m[t + 1] = m[t] @ A + (K[z] - (m[t] @ C) @ K)
+            m[t + 1] = m[t] @ A + (self.gains[t][z] - m[t] @ C @ self.gains[t])
         return check_finite_result(m, "estimates")
 
 

@@ -51,3 +51,38 @@ def test_linear_predictor_validation():
     lp = df.linear_predictor(h, 3)
     with pytest.raises(ValueError, match="tokens must have length T = 3"):
         lp.estimate([0, 1], np.ones(3))
+
+
+def test_estimates_are_the_riccati_estimates_for_every_horizon():
+    """Row t of LinearPredictor.estimates is the best additive estimate from the first t
+    tokens: m_t f = linear_predictor(hmm, t).estimate(tokens[:t], f) for every f."""
+    hmm = df.random_hmm(4, 3, seed=2)
+    _, tokens = df.sample(hmm, 7, seed=3)
+    m = df.linear_predictor(hmm, 7).estimates(tokens)
+    assert m.shape == (8, 4)
+    for f in (np.array([0.5, -1.0, 2.0, 0.0]), np.eye(4)[1]):
+        for t in range(8):
+            assert abs(m[t] @ f - df.linear_predictor(hmm, t).estimate(tokens[:t], f)) < 1e-10
+    np.testing.assert_allclose(df.linear_predictor(hmm, 9).estimates(tokens), m, atol=1e-13)
+    with pytest.raises(ValueError, match="at most T = 5"):
+        df.linear_predictor(hmm, 5).estimates(tokens)
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        df.linear_predictor(hmm, 7).estimates([0, 3])
+
+
+def test_mc_mmse_is_the_control_variate_estimate_and_close_to_the_exact_mmse():
+    hmm = df.random_hmm(3, 2, seed=5, stickiness=0.5, emission_concentration=0.5)
+    f = np.array([1.0, 0.0, 2.0])
+    lp = df.linear_predictor(hmm, 8)
+    gap = 0.0                                   # the definition, path by path
+    for k in range(5):
+        _, tokens = df.sample(hmm, 8, seed=(0, k))
+        gap += (df.predict(hmm, tokens)[8] @ f - lp.estimate(tokens, f)) ** 2
+    assert abs(bf.mc_mmse(lp, f, 0, 5) - (lp.mse(f) - gap / 5)) < 1e-12
+    exact = bf.mmse(hmm, f, 8)
+    estimate = bf.mc_mmse(lp, f, seed=0, paths=400)
+    assert abs(estimate - exact) < 0.05 * exact
+    assert estimate <= lp.mse(f)
+    for paths in (0, 2.5, True):
+        with pytest.raises(ValueError, match="paths must be a positive integer"):
+            bf.mc_mmse(lp, f, 0, paths)
