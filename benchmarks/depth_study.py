@@ -60,17 +60,18 @@ FULL = dict(
 )
 
 
-def measure_depth(hmm, tokens, eps, *, relax=1.0, cap):
-    """L_eps of the normalised dual filter from the prior start, or None if censored.
+def measure_depth(hmm, tokens, eps, *, relax=1.0, cap, normalize=True):
+    """L_eps of the dual filter from the prior start, or None if censored.
 
-    Iterates rho^(l+1) = (1 - relax) rho^(l) + relax N(rho^(l)) (N = ``df.fixed_point_map``)
-    and returns the first layer l in 1..cap with max_t ||rho_t^(l) - pi_t||_1 < eps, where pi
-    is the forward algorithm; None if no layer up to ``cap`` reaches eps (a censored run).
+    Iterates rho^(l+1) = (1 - relax) rho^(l) + relax N(rho^(l)) (N = ``df.fixed_point_map``,
+    normalised unless ``normalize=False``) and returns the first layer l in 1..cap with
+    max_t ||rho_t^(l) - pi_t||_1 < eps, where pi is the forward algorithm; None if no layer up
+    to ``cap`` reaches eps (a censored run).
     """
     pi = df.predict(hmm, tokens)
     rho = df.prior_measures(hmm, len(tokens))
     for layer in range(1, cap + 1):
-        nxt = df.fixed_point_map(hmm, tokens, rho)
+        nxt = df.fixed_point_map(hmm, tokens, rho, normalize=normalize)
         rho = nxt if relax == 1.0 else (1.0 - relax) * rho + relax * nxt
         if np.abs(rho - pi).sum(axis=1).max() < eps:
             return layer
@@ -129,6 +130,29 @@ def run_study(params: dict, progress: bool = False) -> dict:
                           flush=True)
     return {"params": params, "records": records,
             "seconds": round(time.perf_counter() - start, 1)}
+
+
+def runs(records, stickiness, concentration, T, key="depth") -> list:
+    """The values ``key`` of the runs of one cell of the grid (None for censored runs)."""
+    return [r[key] for r in records if r["stickiness"] == stickiness
+            and r["concentration"] == concentration and r["T"] == T]
+
+
+def ratio_table(result, key="depth") -> str:
+    """Markdown table: median L_eps / T [min-max over seeds] per (stickiness, concentration)
+    and horizon, over the uncensored runs ("censored" if every run of the cell is)."""
+    P, recs = result["params"], result["records"]
+    lines = ["| $s$ | $c$ | " + " | ".join(f"$T = {T}$" for T in P["horizons"]) + " |",
+             "|---|---|" + "---|" * len(P["horizons"])]
+    for s in P["stickiness"]:
+        for c in P["concentration"]:
+            cells = []
+            for T in P["horizons"]:
+                L = np.array([x for x in runs(recs, s, c, T, key) if x is not None]) / T
+                cells.append(f"{np.median(L):.2f} [{L.min():.2f}–{L.max():.2f}]" if len(L)
+                             else "censored")
+            lines.append(f"| {s} | {c} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def main(argv=None) -> None:
