@@ -20,6 +20,8 @@ Usage::
 The chapter imports this file, runs ``run_study(DEFAULT)`` live, and draws the stored FULL
 results from ``book/data/depth_study.json`` in a separate, labelled figure; it checks that the
 stored parameters are ``FULL`` (provenance). The FULL run takes a few minutes on 2 cores.
+The file also holds the linear analysis of chapter 9 (the Jacobian of the layer map, its
+powers, the conditioning and the Toeplitz symbol), which the chapter and the tests import.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from numba import njit
 
 import dualfilter as df
 
@@ -98,6 +101,124 @@ def forgetting_rate(hmm, tokens, seed) -> float | None:
     if len(ok) < 3:
         return None
     return float(-np.polyfit(ok, np.log(dist[ok]), 1)[0])
+
+
+# ---------------------------------------------------------------- linear analysis (chapter 9)
+def gain_jacobians(hmm, tokens, pi):
+    """J_s = (I - 1 pi_s)(G_s - I), s < T, shape (T, d, d) (proposition prop-depth-jacobian).
+
+    G_s = (diag(C_z) - C_z pi_s^z) / pi_s(C_z), z = z_s, is the derivative of the Bayes map at
+    pi_s, I - 1 pi_s that of the normalisation P; both act on row vectors from the right, so
+    J_s is the derivative at pi_s of the normalised innovation P(rho)^{z_s} - P(rho).
+    Requires pi_s > 0 (no clipping near pi_s).
+    """
+    d = hmm.n_states
+    J = np.empty((len(tokens), d, d))
+    for s, z in enumerate(tokens):
+        c, p = hmm.C[:, z], pi[s]
+        G = (np.diag(c) - np.outer(c, p * c / (p @ c))) / (p @ c)
+        J[s] = (np.eye(d) - np.outer(np.ones(d), p)) @ (G - np.eye(d))
+    return J
+
+
+def apply_jacobian(hmm, J, E):
+    """(J E)_t = sum_{u<t} E_u J_u A^{t-u}: the linearised layer map, by the scan of a layer.
+
+    E has shape (..., T+1, k, d): k row vectors per position (k = 1 for one error sequence,
+    k = d for blocks); returns the same shape, position 0 zero.
+    """
+    out = np.zeros_like(E)
+    r = np.zeros_like(E[..., 0, :, :])
+    for u in range(len(J)):
+        r = (r + E[..., u, :, :] @ J[u]) @ hmm.A
+        out[..., u + 1, :, :] = r
+    return out
+
+
+@njit  # no cache: this file is loaded by path, not imported as a package module
+def block_norm(E):
+    """max_t sum_s tau(E[s, t]) for d x d blocks E[s, t] acting on row vectors, (S, n, d, d).
+
+    tau(B) = max_{i<j} ||B_i - B_j||_1 / 2 bounds ||eta B||_1 / ||eta||_1 over mass-zero eta, so
+    this bounds the operator norm in the metric max_t ||e_t||_1 on mass-zero sequences.
+    """
+    best = 0.0
+    for t in range(E.shape[1]):
+        total = 0.0
+        for s in range(E.shape[0]):
+            tau = 0.0
+            for i in range(E.shape[2]):
+                for j in range(i + 1, E.shape[2]):
+                    dist = 0.0
+                    for k in range(E.shape[3]):
+                        dist += abs(E[s, t, i, k] - E[s, t, j, k])
+                    tau = max(tau, dist)
+            total += 0.5 * tau
+        best = max(best, total)
+    return best
+
+
+def conditioning_study(hmm, tokens, eps):
+    """The quantities of theorem thm-depth-transient for one run (chapter 9).
+
+    Returns a dict: ``norms`` (T+2,), the block norms of J^l, l = 0..T+1; ``cond``, the block
+    norm of (I - J)^{-1} (by forward substitution, which float64 resolves, unlike the sum of the
+    powers); ``forget``, its bound 2 max_t sum_{s<=t} tau(F_s ... F_{t-1}), F_s = (I + J_s)A;
+    ``e0``, max_t ||mu A^t - pi_t||_1; ``measured``, the worst error of the normalised dual
+    filter at each layer; and the first layers below ``eps`` of the dual filter (``depth``), of
+    the linearised iteration from the same start (``lin``) and of the bound norms * e0 (``pred``).
+    """
+    T, d = len(tokens), hmm.n_states
+    pi = df.predict(hmm, tokens)
+    J = gain_jacobians(hmm, tokens, pi)
+    E = np.zeros((T + 1, T + 1, d, d))
+    E[np.arange(T + 1), np.arange(T + 1)] = np.eye(d)       # E[s, t] = (J^0)_{ts}
+    X, norms = E.copy(), []
+    for _ in range(T + 2):
+        norms.append(block_norm(E))
+        E = apply_jacobian(hmm, J, E)                        # E[s, t] = (J^l)_{ts}
+    r = np.zeros((T + 1, d, d))
+    for t in range(T + 1):                                   # X = (I - J)^{-1}
+        X[:, t] += r
+        if t < T:
+            r = (r + X[:, t] @ J[t]) @ hmm.A
+    F, forget = (np.eye(d) + J) @ hmm.A, 0.0
+    for t in range(T + 1):
+        prod, total = np.eye(d), 1.0
+        for s in range(t - 1, -1, -1):
+            prod = F[s] @ prod
+            total += block_norm(prod[None, None])
+        forget = max(forget, total)
+    lin = [(df.prior_measures(hmm, T) - pi)[:, None, :]]
+    for _ in range(T + 1):
+        lin.append(apply_jacobian(hmm, J, lin[-1]))
+    lin = np.array([np.abs(x).sum(axis=(1, 2)).max() for x in lin])
+    err = np.abs(df.dual_filter(hmm, tokens, T + 1, return_all=True) - pi).sum(axis=2).max(axis=1)
+    norms = np.array(norms)
+    first = lambda x: int(np.argmax(x < eps))
+    return dict(norms=norms, cond=block_norm(X), forget=2 * forget, e0=lin[0], measured=err,
+                depth=first(err), lin=first(lin), pred=first(norms * lin[0]))
+
+
+def symbol_radius(hmm, J, a=1.0, n=360):
+    """max over |w| = 1 (n points) of the spectral radius of the symbol (eq-depth-symbol)
+    phi_a(w) = (1 - a) I + a J w A (I - w A)^{-1} on mass-zero row vectors."""
+    d = hmm.n_states
+    Q = np.linalg.qr(np.eye(d) - 1 / d)[0][:, :d - 1]       # orthonormal columns, Q^T 1 = 0
+    A0, J0, I0 = Q.T @ hmm.A @ Q, Q.T @ J @ Q, np.eye(d - 1)
+    return max(np.abs(np.linalg.eigvals((1 - a) * I0 + a * J0 @ (w * A0)
+                                        @ np.linalg.inv(I0 - w * A0))).max()
+               for w in np.exp(2j * np.pi * np.arange(n) / n))
+
+
+def linear_depth(hmm, J, e0, eps):
+    """First layer l with max_t ||(J^l e0)_t||_1 < eps (the linearised iteration), or None."""
+    lin = e0[:, None, :]
+    for layer in range(1, len(J) + 2):
+        lin = apply_jacobian(hmm, J, lin)
+        if np.abs(lin).sum(axis=(1, 2)).max() < eps:
+            return layer
+    return None
 
 
 def run_study(params: dict, progress: bool = False) -> dict:
