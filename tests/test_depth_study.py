@@ -73,3 +73,62 @@ def test_a_stored_record_is_reproduced():
     assert abs(study.measure_depth(hmm, tokens, 1e-6, cap=101) - r["depth"]) <= 1
     relaxed = study.measure_depth(hmm, tokens, 1e-6, relax=r["relax"], cap=200)
     assert relaxed is not None and abs(relaxed - r["depth_relaxed"]) <= 1
+
+
+def dense_jacobian(hmm, J):
+    """The linearised layer map as a dense matrix on row-stacked sequences (row convention)."""
+    T, d = J.shape[0], hmm.n_states
+    G = np.zeros(((T + 1) * d, (T + 1) * d))
+    for s in range(T):
+        for t in range(s + 1, T + 1):
+            G[s * d:(s + 1) * d, t * d:(t + 1) * d] = J[s] @ np.linalg.matrix_power(hmm.A, t - s)
+    return G
+
+
+def tau(B):
+    return 0.5 * max(np.abs(B[i] - B[j]).sum() for i in range(len(B)) for j in range(len(B)))
+
+
+def brute_block_norm(G, d):
+    n = G.shape[0] // d
+    return max(sum(tau(G[s * d:(s + 1) * d, t * d:(t + 1) * d]) for s in range(n))
+               for t in range(n))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_gain_jacobians_are_the_derivative_of_the_normalised_layer_map(seed):
+    hmm = df.random_hmm(4, 3, seed=seed, stickiness=0.6, emission_concentration=0.5)
+    _, tokens = df.sample(hmm, 20, seed=seed)
+    pi = df.predict(hmm, tokens)
+    J = study.gain_jacobians(hmm, tokens, pi)
+    e = np.random.default_rng(seed).normal(size=pi.shape)
+    h = 1e-5
+    fd = (df.fixed_point_map(hmm, tokens, pi + h * e)
+          - df.fixed_point_map(hmm, tokens, pi - h * e)) / (2 * h)
+    lin = study.apply_jacobian(hmm, J, e[:, None, :])[:, 0, :]
+    assert np.abs(fd - lin).max() < 1e-8 * max(1.0, np.abs(lin).max())
+    assert np.allclose(lin.ravel(), e.ravel() @ dense_jacobian(hmm, J), atol=1e-12)
+
+
+def test_conditioning_study_against_dense_linear_algebra():
+    hmm = df.random_hmm(3, 3, seed=2, stickiness=0.7, emission_concentration=0.5)
+    T = 12
+    _, tokens = df.sample(hmm, T, seed=5)
+    res = study.conditioning_study(hmm, tokens, 1e-6)
+    G = dense_jacobian(hmm, study.gain_jacobians(hmm, tokens, df.predict(hmm, tokens)))
+    d = hmm.n_states
+    for l in (0, 1, 2, 5, T, T + 1):
+        assert abs(res["norms"][l] - brute_block_norm(np.linalg.matrix_power(G, l), d)) < 1e-10
+    assert res["norms"][T + 1] == 0.0                                    # nilpotent
+    inv = np.linalg.inv(np.eye(G.shape[0]) - G)
+    assert abs(res["cond"] - brute_block_norm(inv, d)) < 1e-10
+    assert res["cond"] <= res["forget"] + 1e-12
+
+
+def test_symbol_radius_of_the_perfectly_observed_chain():
+    theta = 0.8
+    hmm = df.HMM(theta * np.eye(4) + (1 - theta) / 4, np.eye(4), np.full(4, 0.25))
+    _, tokens = df.sample(hmm, 30, seed=0)
+    J = study.gain_jacobians(hmm, tokens, df.predict(hmm, tokens)).mean(axis=0)
+    assert abs(study.symbol_radius(hmm, J) - theta / (1 - theta)) < 1e-9     # at w = 1
+    assert abs(study.symbol_radius(hmm, J, a=1 - theta ** 2) - theta) < 1e-9  # all-pass
