@@ -599,6 +599,54 @@ def plot_grid_heatmap(ax, values, xticklabels, yticklabels, *, xlabel, ylabel, t
     return im
 
 
+def plot_depth_study(axes, result, *, title=None, keys=("depth", "depth_relaxed")):
+    """Depth against sequence length from a depth study (chapter 9, benchmarks/depth_study.py).
+
+    ``axes`` (2, n_concentrations): row 0 draws ``result["records"][i][keys[0]]`` (no
+    relaxation, cap T + 1), row 1 ``keys[1]`` (relaxed, cap ``relaxed_cap`` * T); column j the
+    concentration ``result["params"]["concentration"][j]``. Each run is a dot (offset slightly
+    along T by stickiness), each stickiness a colour with a line through the medians of the
+    uncensored runs, and a censored run (value None) an open triangle at its cap; the legend
+    of the relaxed row counts them. Dotted: L = T; dashed: the relaxed cap. Log-log axes.
+    ``title`` (optional) starts the figure's title, which then explains these marks.
+    """
+    params, records = result["params"], result["records"]
+    horizons = np.array(params["horizons"])
+    for row, (key, cap) in enumerate(((keys[0], 1), (keys[1], params["relaxed_cap"]))):
+        for j, c in enumerate(params["concentration"]):
+            ax = axes[row, j]
+            for i, s in enumerate(params["stickiness"]):
+                sel = [r for r in records if r["stickiness"] == s and r["concentration"] == c]
+                T = np.array([r["T"] for r in sel], dtype=float)
+                y = np.array([np.nan if r[key] is None else r[key] for r in sel], dtype=float)
+                x = T * (1 + 0.03 * (i - len(params["stickiness"]) / 2))
+                cen = np.isnan(y)
+                ax.plot(x[~cen], y[~cen], ".", color=f"C{i}", ms=4, alpha=0.6)
+                ax.plot(x[cen], cap * T[cen], "^", mfc="none", color=f"C{i}", ms=6)
+                med = [np.median(y[(T == t) & ~cen]) if np.any((T == t) & ~cen) else np.nan
+                       for t in horizons]
+                label = f"$s = {s}$" + (f", {int(cen.sum())} censored" if row else "")
+                ax.plot(horizons, med, "-", color=f"C{i}", label=label)
+            ax.plot(horizons, horizons, "k:", lw=1)
+            if row:
+                ax.plot(horizons, cap * horizons, "k--", lw=0.8)
+            ax.set(xscale="log", yscale="log",
+                   title=f"concentration {c}" + (", relaxed" if row else ""))
+            ax.set_xticks(horizons, [str(t) for t in horizons])
+            ax.xaxis.set_minor_formatter("")
+            ax.legend(fontsize=7, loc="upper left")
+        axes[row, 0].set_ylabel(r"layers $L_\varepsilon$"
+                                + (r", $a = 1 - |\lambda_2|^2$" if row else ", $a = 1$"))
+    for ax in axes[-1]:
+        ax.set_xlabel("sequence length $T$")
+    if title:
+        fig = axes[0, 0].figure
+        fig.suptitle(f"{title}: dots are runs, lines medians; dotted $L = T$, dashed the cap "
+                     r"$2T$, $\triangle$ censored at the cap", fontsize=10)
+        fig.tight_layout()
+    return axes
+
+
 # --- Chapter 12 and the performance appendix --------------------------------------------
 
 
