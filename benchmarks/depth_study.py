@@ -1,27 +1,14 @@
-"""How many layers the dual filter needs: the depth study of chapter 9 ("How many layers and why").
-
-For random HMMs over a grid of stickiness (slow mixing) and emission concentration
-(uninformative tokens), several seeds and several horizons T, measure
-
-    L_eps = min{ l >= 1 : max_t ||rho_t^(l) - pi_t||_1 < eps }
-
-for the normalised dual filter from the prior start, without relaxation (cap T + 1 layers,
-which the exactness theorem of chapter 8 guarantees in exact arithmetic) and with the
-relaxation a = 1 - |lambda_2|^2 (cap ``relaxed_cap`` * T layers). A run that does not reach
-eps within its cap is *censored*: it is stored as ``null`` with ``censored = true``, never as a
-depth. Each record also holds |lambda_2| of A and the filter's forgetting rate.
+"""Run the full depth study of chapter 9 and store it in book/data/depth_study.json.
 
 Usage::
 
-    python benchmarks/depth_study.py             # FULL grid -> book/data/depth_study.json
+    python benchmarks/depth_study.py             # FULL_GRID -> book/data/depth_study.json
     python benchmarks/depth_study.py --default   # the small grid chapter 9 computes live
     python benchmarks/depth_study.py --out /tmp/d.json
 
-The chapter imports this file, runs ``run_study(DEFAULT)`` live, and draws the stored FULL
-results from ``book/data/depth_study.json`` in a separate, labelled figure; it checks that the
-stored parameters are ``FULL`` (provenance). The FULL run takes a few minutes on 2 cores.
-The file also holds the linear analysis of chapter 9 (the Jacobian of the layer map, its
-powers, the conditioning and the Toeplitz symbol), which the chapter and the tests import.
+The measurement and the grids live in the package (``dualfilter.depth``); chapter 9 draws the
+stored results in a separate, labelled figure and checks that their parameters are
+``FULL_GRID`` (provenance). The FULL run takes several minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -31,249 +18,14 @@ import datetime
 import json
 import platform
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
-from numba import njit
 
 import dualfilter as df
+from dualfilter.depth import DEFAULT_GRID, FULL_GRID, run_study
 
 OUT = Path(__file__).resolve().parents[1] / "book" / "data" / "depth_study.json"
-
-# The small grid of the default build (the chapter runs it live, in a few seconds).
-DEFAULT = dict(
-    n_states=8,
-    stickiness=[0.0, 0.5, 0.8, 0.9, 0.95],
-    concentration=[0.3, 1.0, 10.0],
-    seeds=[0, 1, 2, 3],
-    horizons=[50, 100, 200],
-    eps=1e-6,
-    relaxed_cap=2,
-)
-# The full-size grid (DUALFILTER_FULL=1 or this script): more seeds, a finer grid, T to 1600.
-FULL = dict(
-    n_states=8,
-    stickiness=[0.0, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95],
-    concentration=[0.1, 0.3, 1.0, 3.0, 10.0],
-    seeds=list(range(10)),
-    horizons=[50, 100, 200, 400, 800, 1600],
-    eps=1e-6,
-    relaxed_cap=2,
-)
-
-
-def measure_depth(hmm, tokens, eps, *, relax=1.0, cap, normalize=True):
-    """L_eps of the dual filter from the prior start, or None if censored.
-
-    Iterates rho^(l+1) = (1 - relax) rho^(l) + relax N(rho^(l)) (N = ``df.fixed_point_map``,
-    normalised unless ``normalize=False``) and returns the first layer l in 1..cap with
-    max_t ||rho_t^(l) - pi_t||_1 < eps, where pi is the forward algorithm; None if no layer up
-    to ``cap`` reaches eps (a censored run).
-    """
-    pi = df.predict(hmm, tokens)
-    rho = df.prior_measures(hmm, len(tokens))
-    for layer in range(1, cap + 1):
-        nxt = df.fixed_point_map(hmm, tokens, rho, normalize=normalize)
-        rho = nxt if relax == 1.0 else (1.0 - relax) * rho + relax * nxt
-        if np.abs(rho - pi).sum(axis=1).max() < eps:
-            return layer
-    return None
-
-
-def second_eigenvalue(A) -> float:
-    """|lambda_2|: the second largest modulus among the eigenvalues of A."""
-    return float(np.sort(np.abs(np.linalg.eigvals(A)))[-2])
-
-
-def forgetting_rate(hmm, tokens, seed) -> float | None:
-    """Rate r of ||pi_t^a - pi_t^b||_1 ~ exp(-r t) for two random initial laws a, b.
-
-    Runs the forward algorithm from two Dirichlet initial laws on the same tokens and fits a
-    line to the log distance over its initial run above 1e-12; None if that run is shorter
-    than three positions (the filter forgot at once).
-    """
-    laws = np.random.default_rng(seed).dirichlet(np.ones(hmm.n_states), size=2)
-    p, q = (df.predict(df.HMM(hmm.A, hmm.C, law), tokens) for law in laws)
-    dist = np.abs(p - q).sum(axis=1)
-    ok = np.flatnonzero(dist > 1e-12)
-    ok = ok[: np.argmax(np.diff(np.append(ok, -1)) != 1) + 1]  # the initial run above 1e-12
-    if len(ok) < 3:
-        return None
-    return float(-np.polyfit(ok, np.log(dist[ok]), 1)[0])
-
-
-# ---------------------------------------------------------------- linear analysis (chapter 9)
-def gain_jacobians(hmm, tokens, pi):
-    """J_s = (I - 1 pi_s)(G_s - I), s < T, shape (T, d, d) (proposition prop-depth-jacobian).
-
-    G_s = (diag(C_z) - C_z pi_s^z) / pi_s(C_z), z = z_s, is the derivative of the Bayes map at
-    pi_s, I - 1 pi_s that of the normalisation P; both act on row vectors from the right, so
-    J_s is the derivative at pi_s of the normalised innovation P(rho)^{z_s} - P(rho).
-    Requires pi_s > 0 (no clipping near pi_s).
-    """
-    d = hmm.n_states
-    J = np.empty((len(tokens), d, d))
-    for s, z in enumerate(tokens):
-        c, p = hmm.C[:, z], pi[s]
-        G = (np.diag(c) - np.outer(c, p * c / (p @ c))) / (p @ c)
-        J[s] = (np.eye(d) - np.outer(np.ones(d), p)) @ (G - np.eye(d))
-    return J
-
-
-def apply_jacobian(hmm, J, E):
-    """(J E)_t = sum_{u<t} E_u J_u A^{t-u}: the linearised layer map, by the scan of a layer.
-
-    E has shape (..., T+1, k, d): k row vectors per position (k = 1 for one error sequence,
-    k = d for blocks); returns the same shape, position 0 zero.
-    """
-    out = np.zeros_like(E)
-    r = np.zeros_like(E[..., 0, :, :])
-    for u in range(len(J)):
-        r = (r + E[..., u, :, :] @ J[u]) @ hmm.A
-        out[..., u + 1, :, :] = r
-    return out
-
-
-@njit  # no cache: this file is loaded by path, not imported as a package module
-def block_norm(E):
-    """max_t sum_s tau(E[s, t]) for d x d blocks E[s, t] acting on row vectors, (S, n, d, d).
-
-    tau(B) = max_{i<j} ||B_i - B_j||_1 / 2 bounds ||eta B||_1 / ||eta||_1 over mass-zero eta, so
-    this bounds the operator norm in the metric max_t ||e_t||_1 on mass-zero sequences.
-    """
-    best = 0.0
-    for t in range(E.shape[1]):
-        total = 0.0
-        for s in range(E.shape[0]):
-            tau = 0.0
-            for i in range(E.shape[2]):
-                for j in range(i + 1, E.shape[2]):
-                    dist = 0.0
-                    for k in range(E.shape[3]):
-                        dist += abs(E[s, t, i, k] - E[s, t, j, k])
-                    tau = max(tau, dist)
-            total += 0.5 * tau
-        best = max(best, total)
-    return best
-
-
-def conditioning_study(hmm, tokens, eps):
-    """The quantities of theorem thm-depth-transient for one run (chapter 9).
-
-    Returns a dict: ``norms`` (T+2,), the block norms of J^l, l = 0..T+1; ``cond``, the block
-    norm of (I - J)^{-1} (by forward substitution, which float64 resolves, unlike the sum of the
-    powers); ``forget``, its bound 2 max_t sum_{s<=t} tau(F_s ... F_{t-1}), F_s = (I + J_s)A;
-    ``e0``, max_t ||mu A^t - pi_t||_1; ``measured``, the worst error of the normalised dual
-    filter at each layer; and the first layers below ``eps`` of the dual filter (``depth``), of
-    the linearised iteration from the same start (``lin``) and of the bound norms * e0 (``pred``).
-    """
-    T, d = len(tokens), hmm.n_states
-    pi = df.predict(hmm, tokens)
-    J = gain_jacobians(hmm, tokens, pi)
-    E = np.zeros((T + 1, T + 1, d, d))
-    E[np.arange(T + 1), np.arange(T + 1)] = np.eye(d)       # E[s, t] = (J^0)_{ts}
-    X, norms = E.copy(), []
-    for _ in range(T + 2):
-        norms.append(block_norm(E))
-        E = apply_jacobian(hmm, J, E)                        # E[s, t] = (J^l)_{ts}
-    r = np.zeros((T + 1, d, d))
-    for t in range(T + 1):                                   # X = (I - J)^{-1}
-        X[:, t] += r
-        if t < T:
-            r = (r + X[:, t] @ J[t]) @ hmm.A
-    F, forget = (np.eye(d) + J) @ hmm.A, 0.0
-    for t in range(T + 1):
-        prod, total = np.eye(d), 1.0
-        for s in range(t - 1, -1, -1):
-            prod = F[s] @ prod
-            total += block_norm(prod[None, None])
-        forget = max(forget, total)
-    lin = [(df.prior_measures(hmm, T) - pi)[:, None, :]]
-    for _ in range(T + 1):
-        lin.append(apply_jacobian(hmm, J, lin[-1]))
-    lin = np.array([np.abs(x).sum(axis=(1, 2)).max() for x in lin])
-    err = np.abs(df.dual_filter(hmm, tokens, T + 1, return_all=True) - pi).sum(axis=2).max(axis=1)
-    norms = np.array(norms)
-    first = lambda x: int(np.argmax(x < eps))
-    return dict(norms=norms, cond=block_norm(X), forget=2 * forget, e0=lin[0], measured=err,
-                depth=first(err), lin=first(lin), pred=first(norms * lin[0]))
-
-
-def symbol_radius(hmm, J, a=1.0, n=360):
-    """max over |w| = 1 (n points) of the spectral radius of the symbol (eq-depth-symbol)
-    phi_a(w) = (1 - a) I + a J w A (I - w A)^{-1} on mass-zero row vectors."""
-    d = hmm.n_states
-    Q = np.linalg.qr(np.eye(d) - 1 / d)[0][:, :d - 1]       # orthonormal columns, Q^T 1 = 0
-    A0, J0, I0 = Q.T @ hmm.A @ Q, Q.T @ J @ Q, np.eye(d - 1)
-    return max(np.abs(np.linalg.eigvals((1 - a) * I0 + a * J0 @ (w * A0)
-                                        @ np.linalg.inv(I0 - w * A0))).max()
-               for w in np.exp(2j * np.pi * np.arange(n) / n))
-
-
-def linear_depth(hmm, J, e0, eps):
-    """First layer l with max_t ||(J^l e0)_t||_1 < eps (the linearised iteration), or None."""
-    lin = e0[:, None, :]
-    for layer in range(1, len(J) + 2):
-        lin = apply_jacobian(hmm, J, lin)
-        if np.abs(lin).sum(axis=(1, 2)).max() < eps:
-            return layer
-    return None
-
-
-def run_study(params: dict, progress: bool = False) -> dict:
-    """Measure every (stickiness, concentration, seed, T) of ``params``; see the module doc.
-
-    Returns {"params": params, "records": [...], "seconds": wall time}, one record a run.
-    """
-    start = time.perf_counter()
-    d, eps = params["n_states"], params["eps"]
-    records = []
-    for s in params["stickiness"]:
-        for c in params["concentration"]:
-            for seed in params["seeds"]:
-                hmm = df.random_hmm(d, d, seed=seed, stickiness=s, emission_concentration=c)
-                lam2 = second_eigenvalue(hmm.A)
-                a = 1.0 - lam2**2
-                for T in params["horizons"]:
-                    _, tokens = df.sample(hmm, T, seed=1000 + seed)
-                    plain = measure_depth(hmm, tokens, eps, cap=T + 1)
-                    cap_r = params["relaxed_cap"] * T
-                    relaxed = measure_depth(hmm, tokens, eps, relax=a, cap=cap_r)
-                    records.append(dict(
-                        stickiness=s, concentration=c, seed=seed, T=T, lambda2=lam2,
-                        forgetting_rate=forgetting_rate(hmm, tokens, seed),
-                        depth=plain, censored=plain is None, cap=T + 1,
-                        relax=a, depth_relaxed=relaxed, censored_relaxed=relaxed is None,
-                        cap_relaxed=cap_r))
-                if progress:
-                    print(f"  s={s} c={c} seed={seed}: {time.perf_counter() - start:.0f} s",
-                          flush=True)
-    return {"params": params, "records": records,
-            "seconds": round(time.perf_counter() - start, 1)}
-
-
-def runs(records, stickiness, concentration, T, key="depth") -> list:
-    """The values ``key`` of the runs of one cell of the grid (None for censored runs)."""
-    return [r[key] for r in records if r["stickiness"] == stickiness
-            and r["concentration"] == concentration and r["T"] == T]
-
-
-def ratio_table(result, key="depth") -> str:
-    """Markdown table: median L_eps / T [min-max over seeds] per (stickiness, concentration)
-    and horizon, over the uncensored runs ("censored" if every run of the cell is)."""
-    P, recs = result["params"], result["records"]
-    lines = ["| $s$ | $c$ | " + " | ".join(f"$T = {T}$" for T in P["horizons"]) + " |",
-             "|---|---|" + "---|" * len(P["horizons"])]
-    for s in P["stickiness"]:
-        for c in P["concentration"]:
-            cells = []
-            for T in P["horizons"]:
-                L = np.array([x for x in runs(recs, s, c, T, key) if x is not None]) / T
-                cells.append(f"{np.median(L):.2f} [{L.min():.2f}–{L.max():.2f}]" if len(L)
-                             else "censored")
-            lines.append(f"| {s} | {c} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 def main(argv=None) -> None:
@@ -282,10 +34,10 @@ def main(argv=None) -> None:
     parser.add_argument("--out", type=Path, default=OUT, help="where FULL results go")
     args = parser.parse_args(argv)
     if args.default:
-        result = run_study(DEFAULT)
+        result = run_study(DEFAULT_GRID)
         print(f"{len(result['records'])} runs in {result['seconds']} s")
         return
-    result = run_study(FULL, progress=True)
+    result = run_study(FULL_GRID, progress=True)
     import numba
 
     result["provenance"] = {

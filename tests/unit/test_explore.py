@@ -63,7 +63,7 @@ def test_the_package_metadata_puts_the_presentation_libraries_in_the_book_extra(
     tomllib = pytest.importorskip("tomllib")
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
     core = " ".join(project["dependencies"])
     assert "numpy" in core and "numba" in core

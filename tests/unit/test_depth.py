@@ -1,6 +1,5 @@
 """The depth study of chapter 9: the depth measurement and the provenance of the stored results."""
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -9,10 +8,9 @@ import pytest
 
 import dualfilter as df
 
-ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("depth_study", ROOT / "benchmarks" / "depth_study.py")
-study = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(study)
+from dualfilter import depth as study
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def depth_by_history(hmm, tokens, eps, relax, cap, normalize=True):
@@ -47,7 +45,7 @@ def test_censored_runs_are_none_and_exactness_bounds_the_unrelaxed_depth():
 
 def test_stored_full_results_come_from_the_scripts_full_parameters():
     stored = json.loads((ROOT / "book" / "data" / "depth_study.json").read_text())
-    assert stored["params"] == study.FULL
+    assert stored["params"] == study.FULL_GRID
     P = stored["params"]
     assert len(stored["records"]) == (len(P["stickiness"]) * len(P["concentration"])
                                       * len(P["seeds"]) * len(P["horizons"]))
