@@ -32,6 +32,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import yaml
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -297,14 +298,19 @@ const start = Date.now();
 
 # --------------------------------------------------------------------------- static checks
 
+# the repository and branch of _config.yml, as the Binder link names them ("org/repo/branch")
+_REPOSITORY = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
+BINDER_REPO = _REPOSITORY["url"].split("github.com/")[1].strip("/") + "/" + _REPOSITORY["branch"]
+
 CDN = re.compile(r"""<script[^>]+src=["'](https?:)?//[^"']*""", re.I)
 
 
 @pytest.mark.parametrize("page", PAGES)
 def test_page_is_self_contained_and_has_its_buttons(built_book, page):
-    """MathJax comes from _static/mathjax (no CDN script at all); the page has the launch
-    buttons (Binder, JupyterHub, Colab), the repository button, the download buttons (source
-    and notebook) and the search button."""
+    """MathJax comes from _static/mathjax (no CDN script at all); the page has the repository
+    button, the download buttons (source and notebook), the search button and, on executed
+    chapters, the Binder button opening the chapter's .md in JupyterLab; no Colab button (Colab
+    cannot open MyST .md files) and no JupyterHub button (no hub unless a course sets one)."""
     html = (built_book / f"{page}.html").read_text(encoding="utf-8")
     if re.search(r'class="[^"]*\bmath\b', html):  # Sphinx adds MathJax to pages with math
         assert re.search(r'<script[^>]+src="[./]*_static/mathjax/tex-chtml\.js(\?[^"]*)?"', html), (
@@ -315,6 +321,8 @@ def test_page_is_self_contained_and_has_its_buttons(built_book, page):
     for marker in ("search-button", "btn-download-source-button", "repository-button"):
         assert marker in html, f"{page}: no {marker}"
     if (built_book / "_sources" / f"{page}.ipynb").exists():  # executed chapters
-        for marker in ("mybinder.org/v2/gh/", "colab.research.google.com/github/",
-                       "/hub/user-redirect/git-pull", "btn-download-notebook-button"):
+        binder = f"mybinder.org/v2/gh/{BINDER_REPO}?urlpath=lab/tree/{page}.md"
+        for marker in (binder, "btn-download-notebook-button"):
             assert marker in html, f"{page}: no {marker} link"
+    for marker in ("colab.research.google.com", "/hub/user-redirect/git-pull"):
+        assert marker not in html, f"{page}: a {marker} launch link"
