@@ -262,7 +262,8 @@ def solve_fixed_point(hmm: HMM, tokens, *, method="jacobi", tol=1e-10, max_layer
         x_0,0 = mu, as "prior" is). Jacobi is causal already.
     callback : callable, optional
         Called as callback(layer, x) after each layer with the iterate x_layer (a read-only
-        (T+1, d) view), and first with (0, x_0): e.g. to record the error against layer.
+        (T+1, d) view), and first with (0, x_0): e.g. to record the error against layer. If it
+        returns True the solver stops after that layer (e.g. once an error is small enough).
 
     Returns
     -------
@@ -322,11 +323,13 @@ def _layer(hmm, CT, index, x, out):
     return out
 
 
-def _emit(callback, layer, x):
-    if callback is not None:
-        view = x.view()
-        view.flags.writeable = False
-        callback(layer, view)
+def _emit(callback, layer, x) -> bool:
+    """Call the callback with a read-only view of x; True if it asks to stop."""
+    if callback is None:
+        return False
+    view = x.view()
+    view.flags.writeable = False
+    return callback(layer, view) is True
 
 
 def _residual(f, x) -> float:
@@ -337,7 +340,8 @@ def _residual(f, x) -> float:
 def _jacobi(hmm, CT, index, x, tol, max_layers, relax, memory, causal, callback):
     """(Damped) Jacobi: x_{k+1} = (1 - a) x_k + a N(x_k) (N(x_k) itself for a = 1)."""
     residuals = []
-    _emit(callback, 0, x)
+    if _emit(callback, 0, x):
+        return x, 0, residuals
     for layer in range(1, max_layers + 1):
         f = _layer(hmm, CT, index, x, np.empty_like(x))
         residuals.append(_residual(f, x))
@@ -347,8 +351,7 @@ def _jacobi(hmm, CT, index, x, tol, max_layers, relax, memory, causal, callback)
                 new[:layer + 1] = f[:layer + 1]
             f = new
         x = f
-        _emit(callback, layer, x)
-        if residuals[-1] <= tol:
+        if _emit(callback, layer, x) or residuals[-1] <= tol:
             break
     return x, len(residuals), residuals
 
@@ -359,7 +362,8 @@ def _anderson(hmm, CT, index, x, tol, max_layers, beta, memory, causal, callback
     xs, fs = [], []                       # the last m+1 iterates and their images N(x)
     residuals = []
     x = x.copy()
-    _emit(callback, 0, x)
+    if _emit(callback, 0, x):
+        return x, 0, residuals
     for layer in range(1, max_layers + 1):
         f = _layer(hmm, CT, index, x, np.empty(shape))
         g = f - x
@@ -388,7 +392,6 @@ def _anderson(hmm, CT, index, x, tol, max_layers, beta, memory, causal, callback
             new[:layer + 1] = f[:layer + 1]
         x = np.empty(shape)
         _project_all(new, hmm.mu, x)
-        _emit(callback, layer, x)
-        if residuals[-1] <= tol:
+        if _emit(callback, layer, x) or residuals[-1] <= tol:
             break
     return x, len(residuals), residuals
