@@ -151,6 +151,21 @@ def test_long_near_deterministic_sequence():
     assert abs(loglik - ref) <= 1e-11 * abs(ref)
 
 
+def test_near_deterministic_against_the_log_space_forward():
+    """The independent log-space forward algorithm of tests/test_extreme.py as the oracle."""
+    from test_extreme import log_space_forward, near_deterministic_model
+
+    h = near_deterministic_model(eps=1e-200, seed=3)
+    rng = np.random.default_rng(2)
+    tokens = np.repeat(rng.integers(0, 4, size=20), 500)
+    tokens[rng.choice(tokens.size, size=12, replace=False)] = 4
+    log_ref, loglik_ref = log_space_forward(h.A, h.C, h.mu, tokens)
+    for we in VARIANTS:
+        pi, loglik = df.parallel_scan(h, tokens, work_efficient=we, return_loglik=True)
+        np.testing.assert_allclose(pi, np.exp(log_ref), rtol=0, atol=1e-12)
+        assert abs(loglik - loglik_ref) <= 1e-12 * abs(loglik_ref)
+
+
 def test_collapsing_products_fall_back_to_log_space():
     """Two switches that each cost 1e-200 in one window: the product underflows to zero."""
     A = [[1.0, 1e-200], [1e-200, 1.0]]

@@ -140,16 +140,16 @@ def test_rule_on_the_perfectly_observed_chain():
 
 def test_rule_closed_form_when_the_symbol_commutes():
     """A = theta I + (1 - theta) 1 nu acts as theta on mass-zero measures, so it commutes
-    with the token channel: a = (1 - l^2) / (1 - l^2 + k l^2), k = 2nd eigenvalue of K."""
+    with the token channel: a = (1 - l^2) / (1 - l^2 + k l^2), k = 2nd eigenvalue of Xi."""
     theta, d = 0.9, 5
     rng = np.random.default_rng(1)
     nu = np.full(d, 1 / d)
     A = theta * np.eye(d) + (1 - theta) * np.outer(np.ones(d), nu)
     C = rng.dirichlet(np.full(3, 0.5), size=d)
     h = df.HMM(A, C, nu)
-    K, pi_bar = token_channel(h)
+    Xi, pi_bar = token_channel(h)
     S = np.sqrt(pi_bar)
-    kappa = np.sort(np.linalg.eigvalsh(S[:, None] * K / S[None, :]))[-2]   # symmetrised
+    kappa = np.sort(np.linalg.eigvalsh(S[:, None] * Xi / S[None, :]))[-2]   # symmetrised
     a, q = damped_relaxation(h)
     assert abs(a - (1 - theta ** 2) / (1 - theta ** 2 + kappa * theta ** 2)) < 1e-6
     assert abs(q - kappa * theta / (1 - theta ** 2 + kappa * theta ** 2)) < 1e-6
@@ -157,13 +157,13 @@ def test_rule_closed_form_when_the_symbol_commutes():
 
 def test_token_channel_is_the_averaged_bayes_jacobian():
     h = df.random_hmm(5, 4, seed=2, emission_concentration=0.4)
-    K, pi_bar = token_channel(h)
-    np.testing.assert_allclose(K.sum(axis=1), 1.0, atol=1e-12)
-    np.testing.assert_allclose(pi_bar[:, None] * K, (pi_bar[:, None] * K).T, atol=1e-14)
+    Xi, pi_bar = token_channel(h)
+    np.testing.assert_allclose(Xi.sum(axis=1), 1.0, atol=1e-12)
+    np.testing.assert_allclose(pi_bar[:, None] * Xi, (pi_bar[:, None] * Xi).T, atol=1e-14)
     S = np.sqrt(pi_bar)
-    eig = np.linalg.eigvalsh(S[:, None] * K / S[None, :])
+    eig = np.linalg.eigvalsh(S[:, None] * Xi / S[None, :])
     assert eig.min() > -1e-12 and eig.max() < 1 + 1e-12
-    # sum_z pi(C_z) J(pi, z) m = -m K, J the Jacobian of rho -> rho^z - rho (finite differences)
+    # sum_z pi(C_z) J(pi, z) m = -m Xi, J the Jacobian of rho -> rho^z - rho (finite differences)
     m = np.random.default_rng(0).normal(size=5)
     m -= m.mean()
     eps = 1e-6
@@ -174,7 +174,7 @@ def test_token_channel_is_the_averaged_bayes_jacobian():
 
     avg = sum((pi_bar @ h.C[:, z]) * (innovation(pi_bar + eps * m, z) - innovation(pi_bar - eps * m, z))
               / (2 * eps) for z in range(h.n_tokens))
-    np.testing.assert_allclose(avg, -m @ K, atol=1e-8)
+    np.testing.assert_allclose(avg, -m @ Xi, atol=1e-8)
 
 
 def test_symbol_spectrum_shape_and_pole():
@@ -217,3 +217,18 @@ def test_bad_tokens(sequence):
         df.solve_fixed_point(h, np.stack([tokens, tokens]))
     with pytest.raises(ValueError, match="hmm"):
         df.solve_fixed_point("model", tokens)
+
+
+@pytest.mark.parametrize("stop", [True, np.True_])
+def test_callback_can_stop_the_solver(sequence, stop):
+    h, tokens = sequence
+    seen = []
+    res = df.solve_fixed_point(h, tokens, method="anderson", tol=0.0, max_layers=50,
+                               callback=lambda l, x: seen.append(l) or (stop if l == 3 else None))
+    assert res.layers == 3 and seen == [0, 1, 2, 3]
+    np.testing.assert_array_equal(res.measures, x_at(h, tokens, 3))
+
+
+def x_at(h, tokens, layers):
+    """The Anderson iterate after a given number of layers, run without a callback."""
+    return df.solve_fixed_point(h, tokens, method="anderson", tol=0.0, max_layers=layers).measures

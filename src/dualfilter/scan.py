@@ -29,16 +29,17 @@ so nothing overflows and the log-likelihood is E ln 2 + log(sum of the last pref
 exactly. What scaling cannot prevent is that an entry of X, tiny beside the largest one,
 underflows; such an entry matters later if a product of two stored factors comes out much
 smaller than the product of their maxima (the large entries of one meet the small ones of
-the other), which a product of two windows can do. The kernel therefore carries, for every stored X, a rigorous bound tau on the absolute error that
-underflow has put into its entries (relative to the scale of X): tau_XY = 2^s d (tau_X +
-tau_Y + 2 tau_X tau_Y + 2^-1074), s the exponent of the rescaling of the product. All the
-entries are non-negative, so there is no cancellation and the rounding errors are relative
-(about (d + 2) machine epsilons per level); the bound tau covers underflow, the only other
-error. At the end the error of every pi_t in L1 is at most 2 d tau / sum(x_t). Where that bound
-exceeds ``BOUND`` (1e-15) -- or a product came out exactly zero -- the sequence is scanned
-again, along the same schedule, with the partial products stored as logarithms (logsumexp
-products): exact for every model whose entries are representable, at the cost of d^3
-exponentials per product. A token of probability exactly zero is refused as ``predict``
+the other), which a product of two windows can do. The kernel therefore carries, for every
+stored X, a rigorous bound tau on the absolute error that underflow has put into its entries
+(relative to the scale of X): tau_XY = 2^s d (tau_X + tau_Y + 2 tau_X tau_Y + 2^-1074), s the
+exponent of the rescaling of the product (kept as log2, and bounded by four times the largest
+term). All the entries are non-negative, so there is no cancellation and the rounding errors
+are relative (about (d + 2) machine epsilons per level); the bound tau covers underflow, the
+only other error. At the end the error of every pi_t in L1 is at most 2 d tau / sum(x_t).
+Where that bound exceeds ``BOUND`` (1e-15), or a product came out exactly zero, the sequence
+is scanned again, along the same schedule, with the partial products stored as logarithms
+(logsumexp products): exact for every model whose entries are representable, at the cost of
+d^3 exponentials per product. A token of probability exactly zero is refused as ``predict``
 refuses it.
 """
 

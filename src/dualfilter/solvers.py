@@ -98,18 +98,23 @@ def _stationary_law(A: np.ndarray) -> np.ndarray:
 
 
 def token_channel(hmm: HMM) -> tuple[np.ndarray, np.ndarray]:
-    """The averaged Bayes gain at the stationary law: (K, pi_bar).
+    """The averaged Bayes gain at the stationary law: (Xi, pi_bar) (chapter 11).
 
-    K[i, j] = sum_z C[i, z] pi_bar^z_j, the chance of moving from state i to state j by
+    Xi[i, j] = sum_z C[i, z] pi_bar^z_j, the chance of moving from state i to state j by
     emitting a token and drawing a state from its posterior. For a mass-zero measure m,
-    sum_z pi_bar(C_z) J(pi_bar, z) m = -m K, where J(pi, z) is the Jacobian of the normalised
-    innovation pi -> pi^z - pi (chapter 11). K is stochastic and reversible with respect to
-    pi_bar, so its eigenvalues are real and lie in [0, 1].
+    sum_z pi_bar(C_z) J(pi_bar, z) m = -m Xi, where J(pi, z) is the Jacobian of the normalised
+    innovation pi -> pi^z - pi. Xi is stochastic and reversible with respect to pi_bar, so its
+    eigenvalues are real and lie in [0, 1].
+
+    Parameters
+    ----------
+    hmm : HMM
 
     Returns
     -------
-    K : ndarray, shape (d, d)
+    Xi : ndarray, shape (d, d)
     pi_bar : ndarray, shape (d,)
+        The stationary law of A (least squares; unique for an irreducible chain).
     """
     check_hmm(hmm)
     pi_bar = _stationary_law(hmm.A)
@@ -128,8 +133,8 @@ def _mass_zero_basis(d: int) -> np.ndarray:
 def symbol_spectrum(hmm: HMM, n_points: int = 256) -> np.ndarray:
     """Eigenvalues of the averaged symbol Phi(w) = -K_V w A_V (I - w A_V)^{-1} on |w| = 1.
 
-    A_V, K_V are A and the token channel K (:func:`token_channel`) acting on measures of
-    mass zero. Returns an array of shape (n_points, d-1) (complex), or an empty array for
+    A_V, K_V are A and the token channel Xi (:func:`token_channel`) acting on measures of
+    mass zero (K_V: the restriction of Xi; the book writes Xi). Returns an array of shape (n_points, d-1) (complex), or an empty array for
     d = 1. Raises ValueError if A has a second eigenvalue of modulus one (no contraction).
     """
     check_hmm(hmm)
@@ -138,8 +143,8 @@ def symbol_spectrum(hmm: HMM, n_points: int = 256) -> np.ndarray:
     if d == 1:
         return np.zeros((n_points, 0), dtype=complex)
     Q = _mass_zero_basis(d)
-    K, _ = token_channel(hmm)
-    AV, KV = Q.T @ hmm.A @ Q, Q.T @ K @ Q
+    Xi, _ = token_channel(hmm)
+    AV, KV = Q.T @ hmm.A @ Q, Q.T @ Xi @ Q
     if np.abs(np.linalg.eigvals(AV)).max() >= 1 - 1e-12:
         raise ValueError("A has a second eigenvalue of modulus 1: the symbol has a pole on |w| = 1")
     eye = np.eye(d - 1)
@@ -182,17 +187,18 @@ def damped_relaxation(hmm: HMM) -> tuple[float, float]:
     """The relaxation of damped Jacobi chosen from the Toeplitz symbol (chapter 11).
 
     The linearised layer map is block-lower-triangular with blocks J_s A^{t-s}; freezing the
-    gain J_s at its average over the tokens at the stationary law, -K (:func:`token_channel`),
-    makes it block Toeplitz with symbol Phi(w) = -K w A (I - w A)^{-1} on measures of mass
+    gain J_s at its average over the tokens at the stationary law, -Xi (:func:`token_channel`),
+    makes it block Toeplitz with symbol Phi(w) = -Xi w A (I - w A)^{-1} on measures of mass
     zero, and damped Jacobi has the symbol (1 - a) I + a Phi(w). The rule returns the a in
     (0, 1] that minimises q(a) = max over |w| = 1 and over the eigenvalues z of Phi(w) of
     |1 - a + a z|, and that q.
 
-    When K and A commute on mass-zero measures and are normal there, this is the closed form
+    When Xi and A commute on mass-zero measures and are normal there, this is the closed form
     a = (1 - lambda^2) / (1 - lambda^2 + kappa lambda^2), q = kappa lambda / (1 - lambda^2 +
-    kappa lambda^2), with lambda = |lambda_2(A)| and kappa the second eigenvalue of K, and q
-    bounds the error contraction per layer for every T (chapter 11, theorem
-    "optimal damping"); it gives a = 1 - theta^2 for the perfectly observed chain of chapter 8.
+    kappa lambda^2), with lambda = |lambda_2(A)| and kappa the second eigenvalue of Xi, and q
+    bounds the error contraction per layer for every T (chapter 11, "The best damping of a
+    frozen symbol"); no polynomial method (Krylov, Anderson on the linearised map) contracts
+    faster there. It gives a = 1 - theta^2 for the perfectly observed chain of chapter 8.
 
     Parameters
     ----------
@@ -329,7 +335,8 @@ def _emit(callback, layer, x) -> bool:
         return False
     view = x.view()
     view.flags.writeable = False
-    return callback(layer, view) is True
+    answer = callback(layer, view)
+    return isinstance(answer, (bool, np.bool_)) and bool(answer)
 
 
 def _residual(f, x) -> float:
