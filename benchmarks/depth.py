@@ -14,7 +14,10 @@ and the wall-clock of ``parallel_scan`` (both schedules), ``predict``, one dual-
 and, when it is installed, dynamax's parallel and sequential HMM filters (JAX, float64, jit)
 at d = 8, 64, 256 for T = 1600. Every time is the minimum over interleaved repetitions
 (the machine is shared: the minimum is the least disturbed run); ratios are taken within
-one run. The chapter imports this file (``grid``, ``depth_of``) and shows the stored JSON.
+one run. The package's kernels run with OpenBLAS limited to one thread (threadpoolctl): on
+this shared two-core machine a two-thread BLAS measured four times slower than one thread
+under load. dynamax runs with JAX's defaults. The chapter imports this file (``grid``,
+``depth_of``) and shows the stored JSON.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 import dualfilter as df
 from dualfilter.scan import scan_schedule
@@ -181,8 +185,9 @@ def timings(ds=(8, 64, 256), T=1600, repeats=5):
             row["loglik_rel_err_dynamax_sequential"] = abs(float(seq.marginal_loglik) - ll) / abs(ll)
             row["dynamax_parallel_vs_sequential_loglik"] = abs(float(par.marginal_loglik) - float(seq.marginal_loglik))
             row["dynamax_predicted_max_err"] = float(np.abs(np.asarray(par.predicted_probs) - pi[:-1]).max())
-        reps = max(2, repeats // 2) if d >= 256 else repeats
-        times = best_times(fns, reps)
+        reps = 2 if d >= 256 else repeats
+        with threadpool_limits(limits=1):
+            times = best_times(fns, reps)
         row.update({f"ms_{name}": 1e3 * t for name, t in times.items()})
         if filters is not None:
             row["ratio_work_efficient_over_dynamax_parallel"] = times["scan_work_efficient"] / times["dynamax_parallel"]
@@ -191,7 +196,7 @@ def timings(ds=(8, 64, 256), T=1600, repeats=5):
         rows.append(row)
         print(f"  d = {d}: " + ", ".join(f"{k[3:]} {v:.3g} ms" for k, v in row.items()
                                          if k.startswith("ms_")), flush=True)
-    return dict(rows=rows, dynamax=version)
+    return dict(rows=rows, dynamax=version, blas_threads=1, repeats=repeats)
 
 
 # --------------------------------------------------------------------------- goal figures
@@ -266,7 +271,7 @@ def main(argv=None):
     print("hardest cell (stickiness 0.95, emission concentration 0.1, T = 1600):")
     result["hardest_cell"] = hardest_cell(cap=2 if args.quick else 4)
     print("wall-clock, T = 1600:")
-    result["timings"] = timings(repeats=3 if args.quick else 7)
+    result["timings"] = timings(repeats=5 if args.quick else 20)
     result["machine_after"] = machine()
     out = args.out or RESULTS / "depth.json"
     out.write_text(json.dumps(_jsonable(result), indent=1))
