@@ -52,7 +52,6 @@ import numpy as np
 from numba import njit
 
 from ._validate import check_array_size, check_flag, check_hmm, check_int, check_tokens
-from .filtering import emission_columns
 from .model import HMM, _prior_marginals
 
 __all__ = ["parallel_scan", "scan_schedule"]
@@ -477,7 +476,9 @@ def _scan(hmm: HMM, tokens: np.ndarray, work_efficient: bool, record: bool):
     levels = np.empty((B, L + 1, n, d)) if record else np.empty((B, 1, 1, d))
     loglik = np.empty(B)
     counts = np.zeros(2, dtype=np.int64)
-    CT, index = emission_columns(hmm, tokens)
+    # the transfer matrices of the distinct tokens only: CT[k] = C_{used[k]}, tokens = used[index]
+    used, index = np.unique(tokens, return_inverse=True)
+    CT, index = hmm.CT[used], index.reshape(tokens.shape).astype(np.int64)
     prior = _prior_marginals(hmm, T) if record else np.empty((1, d))
     with np.errstate(divide="ignore"):
         logprior = np.log(prior) if record else np.empty((1, d))

@@ -45,7 +45,6 @@ from ._validate import (
     check_real,
     check_tokens,
 )
-from .filtering import emission_columns
 from .fixed_point import _layer_kernel, _project
 from .model import HMM, _prior_marginals
 
@@ -312,7 +311,7 @@ def solve_fixed_point(hmm: HMM, tokens, *, method="jacobi", tol=1e-10, max_layer
         x = _prior_marginals(hmm, T)
     else:
         x = check_measures(hmm, init, tokens, "init").copy()
-    CT, index = emission_columns(hmm, tokens[None])
+    CT, index = hmm.CT, tokens[None]     # the layer kernel reads C_z as row z of C^T
     solver = _anderson if method == "anderson" else _jacobi
     x, layers, residuals = solver(hmm, CT, index, x, tol, max_layers,
                                   relax, memory, causal, callback)
