@@ -7,6 +7,9 @@ The package follows the book's chapters, one module a concept:
 - ``control``: estimators as controls, the dual BΔE, the optimal control (chapters 3, 4, 6)
 - ``linear``: the best additive predictor by the Riccati recursion (chapter 5)
 - ``fixed_point``: the fixed-point equation and the dual filter (chapters 7-9)
+- ``scan``: the predictor by a parallel prefix scan in O(log T) levels (chapter 11)
+- ``solvers``: Jacobi, damped Jacobi and Anderson solvers of the fixed-point equation (chapter 11)
+- ``streaming``: online prediction, by the forward step or the windowed dual filter (chapter 11)
 - ``brute_force``: exhaustive enumeration, the oracle for small models
 """
 
@@ -15,6 +18,9 @@ from .filtering import log_likelihood, next_token_probs, predict
 from .fixed_point import contributions, dual_filter, fixed_point_map, prior_measures
 from .linear import LinearPredictor, linear_predictor
 from .model import HMM, random_hmm, sample
+from .scan import parallel_scan
+from .solvers import solve_fixed_point
+from .streaming import StreamingPredictor
 
 __version__ = "0.1.0"
 
@@ -35,4 +41,7 @@ __all__ = [
     "dual_filter",
     "contributions",
     "prior_measures",
+    "parallel_scan",
+    "solve_fixed_point",
+    "StreamingPredictor",
 ]
