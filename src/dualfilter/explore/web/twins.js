@@ -27,8 +27,8 @@
  *                 an invalid value (unknown name, wrong type, out of range, or a value the
  *                 engine refuses) shows the message on the page, keeps the last valid figure
  *                 and rejects with an Error carrying that message;
- *     state()     plain JSON {name, params, model: {A, C, mu}, tokens, outputs, source,
- *                 extras}: outputs as named in the Python explorer's data (always pi (T+1, d),
+ *     state()     plain JSON {name, params, model: {A, C, mu}, tokens, states, outputs,
+ *                 source, extras, status}: outputs as named in the Python explorer's data (always pi (T+1, d),
  *                 and rho (T+1, d) for explorers with a layer); source is "book" when the
  *                 model is the package's (numpy-drawn, embedded at build time) and "engine"
  *                 when the page drew it with engine.js's own generator (another (n_states,
@@ -613,6 +613,7 @@ class Twin {
       params: { ...this.params },
       model: { A: engine.toPlain(hmm.A), C: engine.toPlain(hmm.C), mu: engine.toPlain(hmm.mu) },
       tokens: engine.toPlain(r.model.tokens),
+      states: engine.toPlain(r.model.states),
       source: r.model.source,
       outputs: engine.toPlain(r.outputs),
       extras: engine.toPlain(r.extras || {}),

@@ -1,8 +1,8 @@
 // The twin of explore.linear_vs_nonlinear_explorer (chapter 6): the best additive (Riccati)
 // predictor against the nonlinear one. Outputs as LinearVsNonlinearExplorer.data:
 // concentrations (9,), linear_mse, mmse, prior_var (9,), truth, nonlinear, linear (T+1,).
-// extras.mc_paths: per concentration, the token paths of the Monte Carlo MMSE (when it is
-// not exact), so that a test can recompute the estimate on them.
+// extras: mc_paths, per concentration the token paths of the Monte Carlo MMSE (when it is not
+// exact), and models, the nine models {A, C, mu}, so that a test can recompute the curves.
 
 const EXACT_SEQUENCES = 20000;     // explore.linear_vs_nonlinear.EXACT_SEQUENCES
 
@@ -43,7 +43,8 @@ export function compute(p, ctx) {
     model,
     outputs: { concentrations: concentrations.slice(), linear_mse: curves.linear_mse, mmse: curves.mmse,
                prior_var: curves.prior_var, truth, nonlinear, linear, pi },
-    extras: { mc_paths: exact ? null : curves.paths },
+    extras: { mc_paths: exact ? null : curves.paths,
+              models: lps.map((q) => ({ A: q.hmm.A, C: q.hmm.C, mu: q.hmm.mu })) },
   };
 }
 
