@@ -219,3 +219,4 @@ export function measureHeatmap(m, style, { signed = false, xaxis = "x", yaxis = 
   if (bar) trace.colorbar = { ...bar, tickvals: [0, 0.2, 0.4, 0.6, 0.8, 1.0] };
   return trace;
 }
+
