@@ -13,7 +13,10 @@ What the HTML carries (one ``<div class="dualfilter-twin">``):
   book's style (``plots.style()`` plus its colour maps sampled from matplotlib, so that the
   page's heat maps have matplotlib's colours) and ``book``, the package's own models for the
   cell's (n_states, n_tokens, seed) (:func:`book_models`);
-- the static figure (a PNG, inline), which the live figure replaces once drawn.
+- the static figure (a PNG, inline), which the live figure replaces once drawn;
+- ``data``, only for an explorer that defines ``twin_data()`` (plain JSON): what its page twin
+  needs but cannot compute, e.g. a model learned from text (chapter 13); the twin's
+  ``compute`` reads it as ``ctx.data``.
 
 The book's Sphinx extension (:mod:`dualfilter.explore.sphinxext`) adds ``twins.js`` to every
 page holding a twin and serves the JavaScript and Plotly.js from the site's ``_static``.
@@ -133,9 +136,13 @@ def twin_config(ex) -> dict:
     style["colorscales"] = colour_scales(
         {style["sequential_cmap"], style["diverging_cmap"], style["simplex_cmap"]})
     name = _factory_name(ex)
-    return {"name": name, "spec": ex.spec(), "params": _plain(ex.params),
-            "control_order": list(ex.control_order), "figsize": list(ex.figsize),
-            "style": style, "book": book_models(ex)}
+    config = {"name": name, "spec": ex.spec(), "params": _plain(ex.params),
+              "control_order": list(ex.control_order), "figsize": list(ex.figsize),
+              "style": style, "book": book_models(ex)}
+    extra = getattr(ex, "twin_data", None)       # optional hook: data the page cannot make
+    if callable(extra):
+        config["data"] = extra()
+    return config
 
 
 def _factory_name(ex) -> str:

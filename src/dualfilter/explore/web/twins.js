@@ -376,6 +376,7 @@ class Twin {
       engine,
       MODEL_KEYS,
       spec: twin.spec,
+      data: twin.config.data ?? null,     // the explorer's twin_data(), if it has one
       cached: (name, keys, p, fn) => twin.cache.get(name, keys.map((k) => p[k]), fn),
       /** The model and path of the shared parameters: {hmm, states, tokens, source}. */
       model(p, concentration = p.emission_concentration) {

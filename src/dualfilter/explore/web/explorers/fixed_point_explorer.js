@@ -27,8 +27,8 @@ export function figure(out, p, view) {
   const { plot, style } = view;
   const T = p.T, d = p.n_states, l = p.layer;
   const cell = view.narrow
-    ? plot.grid({ heights: [1, 1, 0.9, 0.9], widths: [1], left: 0.15, right: 0.84, top: 0.96,
-                  bottom: 0.05, vgap: 0.065 })
+    ? plot.grid({ heights: [1, 1, 0.9, 0.9], widths: [1], left: 0.15, right: 0.84, top: 0.965,
+                  bottom: 0.045, vgap: 0.085 })
     : plot.grid({ heights: [1, 0.9], widths: [1, 1], left: 0.07, right: 0.89, top: 0.93,
                   bottom: 0.09, hgap: 0.07, vgap: 0.17 });
   const [dRho, dPi, dPos, dLayer] = view.narrow
@@ -77,5 +77,5 @@ export function figure(out, p, view) {
     showlegend: true,
     legend: plot.legendAt(dLayer, "lower left"),
   };
-  return { data, layout, heightRatio: view.narrow ? 1.95 : 0.56 };
+  return { data, layout, heightRatio: view.narrow ? 2.15 : 0.56 };
 }
