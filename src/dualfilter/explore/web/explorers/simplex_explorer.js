@@ -64,8 +64,10 @@ export function figure(out, p, view) {
       title: plot.titled("‖ρ<sub>t</sub><sup>(ℓ)</sup> − π<sub>t</sub>‖<sub>1</sub>") }),
     annotations: [
       ...labels,
-      plot.title(dTri, "iterates ρ<sub>t</sub> moving to their targets π<sub>t</sub>", "left"),
-      plot.title({ x: [dTri.x[0], dTri.x[1] - 0.04], y: dTri.y }, `layer ℓ = ${l} of ${T + 1}`, "right"),
+      ...(narrow
+        ? [plot.title(dTri, `iterates ρ<sub>t</sub> → targets π<sub>t</sub>, layer ℓ = ${l} of ${T + 1}`, "left")]
+        : [plot.title(dTri, "iterates ρ<sub>t</sub> moving to their targets π<sub>t</sub>", "left"),
+           plot.title({ x: [dTri.x[0], dTri.x[1] - 0.04], y: dTri.y }, `layer ℓ = ${l} of ${T + 1}`, "right")]),
       plot.title(dErr, "distance to the target"),
     ],
     showlegend: true,
