@@ -7,12 +7,15 @@ The package follows the book's chapters, one module a concept:
 - ``control``: estimators as controls, the dual BΔE, the optimal control (chapters 3, 4, 6)
 - ``linear``: the best additive predictor by the Riccati recursion (chapter 5)
 - ``fixed_point``: the fixed-point equation and the dual filter (chapters 7-9)
+- ``learning``: Baum-Welch (EM), an HMM learned from tokens (chapter 13)
+- ``text``: the character vocabulary and the corpus of chapter 13 (``dualfilter.text``)
 - ``brute_force``: exhaustive enumeration, the oracle for small models
 """
 
 from .control import control_cost, dual_backward, estimate, optimal_control
 from .filtering import log_likelihood, next_token_probs, predict
 from .fixed_point import contributions, dual_filter, fixed_point_map, prior_measures
+from .learning import fit_hmm
 from .linear import LinearPredictor, linear_predictor
 from .model import HMM, random_hmm, sample
 
@@ -35,4 +38,5 @@ __all__ = [
     "dual_filter",
     "contributions",
     "prior_measures",
+    "fit_hmm",
 ]
