@@ -18,6 +18,7 @@ from .fixed_point import contributions, dual_filter, fixed_point_map, prior_meas
 from .learning import fit_hmm
 from .linear import LinearPredictor, linear_predictor
 from .model import HMM, random_hmm, sample
+from . import text  # noqa: E402  (the submodule dualfilter.text, also df.text)
 
 __version__ = "0.1.0"
 

@@ -352,8 +352,11 @@ def fit_hmm(tokens, n_states, *, n_tokens=None, n_iter=50, tol=1e-6, seed=0, ini
     Notes
     -----
     Cost per iteration: two passes of T d^2 multiply-adds (forward and backward, on two
-    threads) and one (d x T)(T x d) matrix product, with T the total number of tokens.
-    Memory: four arrays of (longest sequence) x d floats.
+    threads when two cores are available) and one (d x T)(T x d) matrix product (its two
+    halves on the two threads), with T the total number of tokens. While the fit runs, BLAS
+    is limited to one thread per caller (threadpoolctl, when installed; restored on return),
+    since two multi-threaded products on two cores would oversubscribe them. Memory: two
+    arrays of (longest sequence) x d floats.
     """
     n_states = check_int(n_states, "n_states", low=1)
     sequences, n_tokens = check_token_sequences(tokens, n_tokens)
