@@ -294,9 +294,10 @@ def fit_hmm(tokens, n_states, *, n_tokens=None, n_iter=50, tol=1e-6, seed=0, ini
             floor=DEFAULT_FLOOR):
     """Fit an HMM to token sequences by Baum-Welch (EM), chapter 13.
 
-    Implements the E-step and M-step of the module docstring: the scaled forward-backward
-    pass, the expected transition counts sum_t xi_t = A .* (alpha^T W) as one matrix
-    product, and the normalised expected counts.
+    Implements the E-step and M-step of the module docstring, equations (eq-rt-backward),
+    (eq-rt-posteriors), (eq-rt-xi-product) and (eq-rt-mstep) of chapter 13: the scaled
+    forward-backward pass, the expected transition counts sum_t xi_t = A .* (alpha^T W) as
+    one matrix product, and the normalised expected counts.
 
     Parameters
     ----------
