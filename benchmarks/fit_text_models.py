@@ -9,7 +9,7 @@ Usage::
 Each model is ``dualfilter.fit_hmm`` on the training topics of ``dualfilter.text.split()``
 (one sequence per topic) with the settings of ``SETTINGS`` below: the default initial model
 with seed 0, at most ``n_iter`` EM iterations, stopping early when an iteration gains less
-than ``tol`` nats per character, and the default emission floor. The file
+than ``tol`` nats per character, and the default floors. The file
 ``book/data/text-hmm-d{d}.npz`` (compressed) holds the fitted mu, A, C, the log-likelihood
 path, the settings, and the corpus's SHA-256 with the Python version it came from (the
 corpus, ``pydoc_data.topics``, differs a little between Python versions; a model is
@@ -61,7 +61,8 @@ def save(d: int, hmm: df.HMM, log_likelihoods: np.ndarray, seconds: float, direc
         n_train_tokens=sum(len(s) for s in train), vocabulary=text.VOCABULARY,
         corpus_sha256=text.corpus_sha256(), python=platform.python_version(),
         n_iter=SETTINGS[d]["n_iter"], tol=SETTINGS[d]["tol"], seed=SETTINGS[d]["seed"],
-        floor=df.learning.DEFAULT_FLOOR, seconds=seconds,
+        floor=df.learning.DEFAULT_FLOOR, transition_floor=df.learning.TRANSITION_FLOOR,
+        seconds=seconds,
     )
 
 

@@ -146,10 +146,13 @@ def test_unseen_token_gets_the_floor_and_held_out_text_stays_possible():
     hmm, path_f = df.fit_hmm(z, 3, n_tokens=5, n_iter=10, floor=floor, seed=1)
     np.testing.assert_array_equal(path_f, path)        # the floor is applied after EM
     np.testing.assert_allclose(hmm.C, (bare.C + floor) / (1 + 5 * floor), rtol=1e-12)
+    tf = df.learning.TRANSITION_FLOOR
+    np.testing.assert_allclose(hmm.A, (bare.A + tf) / (1 + 3 * tf), rtol=1e-12)
+    np.testing.assert_allclose(hmm.mu, (bare.mu + tf) / (1 + 3 * tf), rtol=1e-12)
     assert np.isfinite(df.log_likelihood(hmm, [0, 3, 4, 1]))
-    # the documented bound on what the floor costs on the training data
+    # the documented bound on what the floors cost on the training data
     ll = df.log_likelihood(hmm, z)
-    assert path[-1] - z.size * np.log1p(5 * floor) <= ll <= path[-1]
+    assert path[-1] - z.size * (np.log1p(5 * floor) + np.log1p(3 * tf)) - 1e-12 <= ll
 
 
 def test_n_iter_zero_returns_the_initial_model():

@@ -59,6 +59,11 @@ except ImportError:  # pragma: no cover - threadpoolctl is in requirements.txt
 __all__ = ["fit_hmm"]
 
 DEFAULT_FLOOR = 1e-6
+# EM drives the probabilities of transitions it never uses towards 0 geometrically (below
+# 1e-300 after a few hundred iterations of a 256-state model of text). In float64 such values
+# make the forward algorithm's products underflow, and df.predict then finishes in log space
+# at a hundred times the cost. The returned model raises them to about this value instead.
+TRANSITION_FLOOR = 1e-12
 
 
 @njit(cache=True, nogil=True)
@@ -284,10 +289,13 @@ def _initial_model(n_states, n_tokens, seed, sequences) -> HMM:
 
 
 def _floored(hmm: HMM, floor: float) -> HMM:
+    """The returned model: emission floor ``floor``, transition floor TRANSITION_FLOOR."""
     if floor == 0.0:
         return hmm
     C = hmm.C + floor
-    return HMM(hmm.A, C / C.sum(axis=1, keepdims=True), hmm.mu)
+    A = hmm.A + TRANSITION_FLOOR
+    mu = hmm.mu + TRANSITION_FLOOR
+    return HMM(A / A.sum(axis=1, keepdims=True), C / C.sum(axis=1, keepdims=True), mu / mu.sum())
 
 
 def fit_hmm(tokens, n_states, *, n_tokens=None, n_iter=50, tol=1e-6, seed=0, init=None,
@@ -329,18 +337,25 @@ def fit_hmm(tokens, n_states, *, n_tokens=None, n_iter=50, tol=1e-6, seed=0, ini
         whatever the context: a held-out sequence never gets probability zero (a token that
         EM drove to zero emission costs at most -log2(floor), about 20 bits for the default
         1e-6). The price on the training data is at most log(1 + n_tokens floor) nats per
-        token (5.5e-5 for 55 tokens). ``floor=0`` returns the EM iterate itself.
+        token (5.5e-5 for 55 tokens). With ``floor > 0`` the transition probabilities and the
+        initial law are also raised, to about 1e-12: A <- (A + 1e-12) / (1 + d 1e-12), and
+        likewise mu. EM drives unused transitions towards 0 (below 1e-300 for large models),
+        where the forward algorithm's products underflow and ``predict`` must work in log
+        space; the raised values keep every computation in the fast scaled pass, at a price
+        of at most log(1 + d 1e-12) nats per token (2.6e-10 for d = 256). ``floor=0``
+        returns the EM iterate itself.
 
     Returns
     -------
     hmm : HMM
-        The fitted model: the last EM iterate, with the emission floor applied.
+        The fitted model: the last EM iterate, with the floors applied.
     log_likelihoods : ndarray, shape (n + 1,)
         Entry k is the log-likelihood (natural log, summed over all sequences) of the
         training tokens under the EM iterate after k updates (entry 0: the initial model),
         n <= n_iter the number of updates done. Non-decreasing up to rounding (the EM
-        inequality). The floor is not included: the returned model's log-likelihood is at
-        most (number of tokens) * log(1 + n_tokens floor) below the last entry.
+        inequality). The floors are not included: the returned model's log-likelihood is at
+        most (number of tokens) * log((1 + n_tokens floor) (1 + d 1e-12)) below the last
+        entry.
 
     Raises
     ------
