@@ -438,6 +438,8 @@ MOVES = {
                              dict(seed=3), dict(n_states=10, T=100)],
     "attention_explorer": [dict(position=10), dict(position=3), dict(token=2), dict(layer=4),
                            dict(T=20), dict(position=7), dict(seed=5), dict(position=20)],
+    "depth_explorer": [dict(eps=1e-9), dict(eps=1e-3), dict(T=60), dict(memory=2),
+                       dict(relax_rule=False), dict(relax=0.3), dict(eps=1e-9), dict(seed=4)],
 }
 
 

@@ -9,6 +9,8 @@ declarations are documented in :mod:`dualfilter.explore._base`):
 - :func:`simplex_explorer` (chapter 7): dual-filter layers moving in the probability simplex.
 - :func:`fixed_point_explorer` (chapter 8): the dual filter layer by layer against pi_t.
 - :func:`attention_explorer` (chapter 10): the "attention" matrix W[t, s] of one layer.
+- :func:`depth_explorer` (chapter 11): error against layer for Jacobi, damped Jacobi,
+  Anderson and the parallel scan.
 
 Every explorer draws the model ``random_hmm(n_states, n_tokens, seed=seed, stickiness=...,
 emission_concentration=...)`` and the path ``sample(hmm, T, seed=seed)``, computes with the
@@ -27,6 +29,7 @@ except ImportError as exc:                       # the core installs without it
 
 from ._base import Explorer, Param, Ref
 from .attention import AttentionExplorer, attention_explorer
+from .depth import DepthExplorer, depth_explorer
 from .filter import FilterExplorer, filter_explorer
 from .fixed_point import FixedPointExplorer, fixed_point_explorer
 from .linear_vs_nonlinear import CONCENTRATIONS, EXACT_SEQUENCES, LinearVsNonlinearExplorer, \
@@ -39,6 +42,7 @@ __all__ = [
     "simplex_explorer",
     "fixed_point_explorer",
     "attention_explorer",
+    "depth_explorer",
     "EXPLORERS",
     "parameter_spec",
     "all_specs",
@@ -54,6 +58,7 @@ EXPLORERS: dict[str, type[Explorer]] = {
     "simplex_explorer": SimplexExplorer,
     "fixed_point_explorer": FixedPointExplorer,
     "attention_explorer": AttentionExplorer,
+    "depth_explorer": DepthExplorer,
 }
 
 
