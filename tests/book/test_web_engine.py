@@ -40,7 +40,7 @@ import pytest
 from scipy import special
 
 import dualfilter as df
-from web_engine_compare import TOL, compare_case, mismatch, model_of
+from web_engine_compare import TOL, compare_case, compare_depth, mismatch, model_of
 
 browser = pytest.mark.book   # every test here is under tests/book (marker book) anyway
 
@@ -197,6 +197,47 @@ def test_engine_agrees_with_package(page, case):
     for entry in out["filters"]:
         if entry["ok"] and entry["relax"] == 1 and entry["layers"][-1] == case["T"] + 1:
             assert mismatch("layer T+1", entry["history"][-1], out["pi"]) is None
+
+
+DEPTH_CASES = [
+    # the depth explorer's defaults, then the extremes of its controls (explore/depth.py)
+    dict(d=8, n=8, T=100, stickiness=0.8, emission=1.0, transition=1.0, seed=0, memory=5,
+         relax=None, eps=1e-6),
+    dict(d=16, n=10, T=400, stickiness=0.95, emission=0.1, transition=1.0, seed=0, memory=5,
+         relax=None, eps=1e-6),
+    dict(d=16, n=10, T=200, stickiness=0.99, emission=0.03, transition=0.03, seed=1, memory=10,
+         relax=None, eps=1e-12),
+    dict(d=2, n=2, T=20, stickiness=0.0, emission=30.0, transition=30.0, seed=2, memory=1,
+         relax=0.05, eps=1e-2),
+    dict(d=5, n=3, T=100, stickiness=0.95, emission=0.1, transition=0.3, seed=3, memory=3,
+         relax=1.0, eps=1e-9),
+    dict(d=3, n=4, T=60, stickiness=0.5, emission=0.3, transition=3.0, seed=4, memory=2,
+         relax=0.5, eps=1e-6),
+]
+
+
+@browser
+@pytest.mark.parametrize("case", DEPTH_CASES, ids=[
+    "depth-d{d}-T{T}-s{stickiness}-c{emission}-tc{transition}-m{memory}-a{relax}".format(**c)
+    for c in DEPTH_CASES])
+def test_depth_solvers_scan_and_rule_agree_with_package(page, case):
+    """solverErrors (Jacobi, damped, Anderson), dampedRelaxation and scanLevels against
+    solve_fixed_point, damped_relaxation and parallel_scan(return_levels=True)."""
+    from dualfilter.solvers import damped_relaxation
+
+    out = page("depthCase", case)
+    problems = compare_depth(out)
+    hmm, tokens = model_of(out), np.array(out["tokens"])
+    a, q = damped_relaxation(hmm)
+    for name, got, want in (("rule a", out["rule"]["relax"], a), ("rule q", out["rule"]["q"], q)):
+        problem = mismatch(name, [got], [want], tol=1e-12)
+        if problem:
+            problems.append(problem)
+    _, levels = df.parallel_scan(hmm, tokens, return_levels=True)
+    problem = mismatch("scan levels", out["levels"], levels, tol=1e-12)
+    if problem:
+        problems.append(problem)
+    assert not problems, "\n".join(problems)
 
 
 @browser
@@ -369,6 +410,16 @@ BAD_CALLS = [
     ("pinvSymmetric", [[[1, 2]]], "M", "square"),
     ("dirichletRows", [-1, 2, 2, 0], "alpha", "positive"),
     ("uniforms", [[], 3], "seed", "non-empty"),
+    ("solverErrors", ["$hmm", [0, 1], [[1, 0, 0]] * 3, {"method": "newton"}], "method", "jacobi, damped, anderson"),
+    ("solverErrors", ["$hmm", [0, 1], [[1, 0, 0]] * 3, {"method": "jacobi", "relax": 0.5}], "relax",
+     '"jacobi" is relax = 1'),
+    ("solverErrors", ["$hmm", [0, 1], [[1, 0, 0]] * 3, {"method": "damped", "relax": 0}], "relax", "(0, 1]"),
+    ("solverErrors", ["$hmm", [0, 1], [[1, 0, 0]] * 3, {"method": "anderson", "memory": 0}], "memory",
+     "memory must lie in"),
+    ("solverErrors", ["$hmm", [0, 1], [[1, 0, 0]] * 2], "target", "3 rows"),
+    ("solverErrors", ["$hmm", [0, 1], [[1, 0, 0]] * 3, {"tol": 1}], "tol", "unknown option"),
+    ("scanLevels", ["$hmm", [0, 7]], "tokens", "outside the vocabulary"),
+    ("dampedRelaxation", [{"A": 1}], "hmm", "hmm must be an object"),
 ]
 
 

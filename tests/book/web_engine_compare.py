@@ -7,6 +7,7 @@ model and those tokens, and returns a list of discrepancies (empty when everythi
 
 from __future__ import annotations
 
+import math
 
 import numpy as np
 
@@ -240,3 +241,106 @@ def mc_mmse_on_paths(lp, f, paths) -> float:
         s_lin = offset - u[np.arange(T), tokens].sum()
         gap += (df.predict(hmm, tokens)[T] @ f - s_lin) ** 2
     return lp.mse(f) - gap / len(paths)
+
+
+# --------------------------------------------------------------------------- chapter 11
+
+def _solver_curve(hmm, tokens, pi, method, cap, init=None, **kw):
+    """The package's error curve of a solver (explore.depth.solver_errors, optionally from a
+    given start)."""
+    from dualfilter.explore import depth
+
+    if init is None:
+        return depth.solver_errors(hmm, tokens, pi, method, cap, **kw)
+    errors = []
+
+    def record(layer, x):
+        errors.append(float(np.abs(x - pi).sum(axis=1).max()))
+        return errors[-1] < depth.STOP
+
+    df.solve_fixed_point(hmm, tokens, method=method, tol=0.0, max_layers=cap, callback=record,
+                         init=init, **kw)
+    return np.array(errors)
+
+
+def _curve_sensitivity(hmm, tokens, pi, method, cap, want, **kw) -> float:
+    """How far the package's own error curve moves when its start is perturbed by rounding
+    (each entry times 1 + 2^-52 u, u uniform in [-1, 1], two draws): max |change| over the
+    common layers. Jacobi on sticky models and Anderson amplify such perturbations (Anderson
+    can wander by O(1)); then two correct implementations differ by as much."""
+    worst = 0.0
+    prior = hmm.prior_marginals(len(tokens))
+    for seed in (0, 1):
+        jitter = 1 + 2.0**-52 * np.random.default_rng(seed).uniform(-1, 1, prior.shape)
+        other = _solver_curve(hmm, tokens, pi, method, cap, init=prior * jitter, **kw)
+        n = min(len(other), len(want))
+        worst = max(worst, float(np.abs(other[:n] - want[:n]).max(initial=0.0)))
+    return worst
+
+
+def _compare_curve(problems, name, got, want, tol):
+    """The page's curve against the package's: equal lengths, or the longer one's extra
+    layers all below the tolerance (the two stopped at different layers of the rounding
+    plateau near explore.depth.STOP)."""
+    got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
+    n = min(len(got), len(want))
+    if len(got) != len(want):
+        tail = (got if len(got) > n else want)[n - 1:]
+        if tail.max() > max(tol, 1e-9):
+            problems.append(f"{name}: {len(got)} layers on the page, {len(want)} in the package, "
+                            f"and the extra layers reach {tail.max():.3g}")
+    problem = mismatch(name, got[:n], want[:n], tol=tol)
+    if problem:
+        problems.append(problem)
+
+
+def compare_depth(state: dict) -> list[str]:
+    """Recompute the outputs of the depth explorer (page or engine runner) with the package.
+
+    ``state``: {model, tokens, params (T, memory, relax_rule, relax, eps), outputs (pi,
+    errors_jacobi, errors_damped, errors_anderson, errors_scan, depth, budget, relax)}.
+    """
+    from dualfilter.explore import depth
+    from dualfilter.solvers import damped_relaxation
+
+    problems: list[str] = []
+    hmm = model_of(state)
+    tokens = np.array(state["tokens"], dtype=np.int64)
+    p, out = state["params"], state["outputs"]
+    T = len(tokens)
+    pi = df.predict(hmm, tokens)
+    problem = mismatch("pi", out["pi"], pi)
+    if problem:
+        problems.append(problem)
+    a = damped_relaxation(hmm)[0] if p["relax_rule"] else p["relax"]
+    problem = mismatch("relax (the rule's a)", [out["relax"]], [a])
+    if problem:
+        problems.append(problem)
+    a = out["relax"]                     # the curves of the page's a (equal to ~1e-15)
+    cap = depth.CAP_FACTOR * (T + 1)
+    runs = {"jacobi": (T + 1, {}), "damped": (cap, {"relax": a}),
+            "anderson": (cap, {"memory": p["memory"]})}
+    for method, (limit, kw) in runs.items():
+        want = _solver_curve(hmm, tokens, pi, method, limit, **kw)
+        sensitivity = _curve_sensitivity(hmm, tokens, pi, method, limit, want, **kw)
+        tol = max(TOL, 100 * sensitivity)
+        _compare_curve(problems, f"errors_{method} (tolerance {tol:.3g})",
+                       out[f"errors_{method}"], want, tol)
+    _, levels = df.parallel_scan(hmm, tokens, return_levels=True)
+    scan = np.abs(levels - pi).sum(axis=2).max(axis=1)
+    problem = mismatch("errors_scan", out["errors_scan"], scan)
+    if problem:
+        problems.append(problem)
+    budget = [T + 1, cap, cap, math.ceil(math.log2(T + 1))]
+    if list(out["budget"]) != budget:
+        problems.append(f"budget {out['budget']} != {budget}")
+    # L_eps: the page's own curve's first layer below eps (its curve agrees with the package's
+    # within the tolerance above, so the two depths can differ only where a curve is within
+    # that tolerance of eps)
+    for k, method in enumerate(depth.METHODS):
+        page = np.asarray(out[f"errors_{method}"], dtype=float)
+        L = out["depth"][k]
+        mine = depth.first_below(page, p["eps"])
+        if L != mine:
+            problems.append(f"depth[{method}] = {L} but the page's curve first drops below eps at {mine}")
+    return problems

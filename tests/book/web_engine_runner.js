@@ -176,3 +176,43 @@ export function edgeCases() {
 }
 
 export { engine };
+
+/**
+ * The chapter 11 solvers on randomHmm(d, n, {seed, stickiness, emissionConcentration,
+ * transitionConcentration}): the depth explorer's outputs (explore/depth.py) computed with
+ * solverErrors, dampedRelaxation and scanLevels, and the scan's levels themselves.
+ * spec: {d, n, T, stickiness, emission, transition, seed, memory, relax (null: the rule), eps}.
+ */
+export function depthCase(spec) {
+  const { d, n, T, stickiness, emission, transition, seed, memory, relax, eps } = spec;
+  const hmm = engine.randomHmm(d, n, { seed, stickiness, emissionConcentration: emission,
+                                       transitionConcentration: transition });
+  const { tokens } = engine.sample(hmm, T, seed);
+  const pi = engine.predict(hmm, tokens);
+  const rule = engine.dampedRelaxation(hmm);
+  const a = relax ?? rule.relax;
+  const cap = 2 * (T + 1), stop = 1e-13;
+  const errors = {
+    jacobi: engine.solverErrors(hmm, tokens, pi, { method: "jacobi", maxLayers: T + 1, stop }),
+    damped: engine.solverErrors(hmm, tokens, pi, { method: "damped", relax: a, maxLayers: cap, stop }),
+    anderson: engine.solverErrors(hmm, tokens, pi, { method: "anderson", memory, maxLayers: cap, stop }),
+  };
+  const levels = engine.scanLevels(hmm, tokens);
+  const scan = levels.map((rho) => Math.max(...rho.map((row, t) => row.reduce((s, x, i) => s + Math.abs(x - pi[t][i]), 0))));
+  const all = { ...errors, scan };
+  const depth = ["jacobi", "damped", "anderson", "scan"].map((m) => {
+    const k = Array.from(all[m]).findIndex((e) => e < eps);
+    return k < 0 ? null : k;
+  });
+  return {
+    spec, rule,
+    model: { A: P(hmm.A), C: P(hmm.C), mu: P(hmm.mu) }, tokens: P(tokens),
+    params: { T, memory, relax_rule: relax === null, relax: relax ?? 0.5, eps },
+    levels: P(levels),
+    outputs: {
+      pi: P(pi), errors_jacobi: P(errors.jacobi), errors_damped: P(errors.damped),
+      errors_anderson: P(errors.anderson), errors_scan: scan, depth,
+      budget: [T + 1, cap, cap, Math.ceil(Math.log2(T + 1))], relax: a,
+    },
+  };
+}

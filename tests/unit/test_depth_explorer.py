@@ -148,7 +148,7 @@ def test_depth_explorer_bad_parameters_are_named(small, params, words):
     assert small.status == words and small.params == before
     # the factory shows the defaults with the same message
     ex = explore.depth_explorer(**params)
-    assert ex.status == words and ex.params["T"] == 200
+    assert ex.status == words and ex.params["T"] == 100
     # the same check as a ValueError, through the declaration
     name, value = next(iter(params.items()))
     spec = {p.name: p for p in depth_module.DepthExplorer.PARAMS}[name]

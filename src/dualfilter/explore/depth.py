@@ -17,7 +17,7 @@ __all__ = ["DepthExplorer", "depth_explorer", "METHODS", "STOP", "CAP_FACTOR",
            "solver_errors", "scan_errors", "first_below"]
 
 METHODS = ("jacobi", "damped", "anderson", "scan")
-STOP = 1e-14          # a solver stops once its error is below this (the rest is rounding)
+STOP = 1e-13          # a solver stops once its error is below this (below: rounding noise)
 CAP_FACTOR = 2        # damped Jacobi and Anderson get CAP_FACTOR (T + 1) layers at most
 KEYS = MODEL_KEYS + ("transition_concentration",)
 
@@ -92,7 +92,7 @@ class DepthExplorer(Explorer):
     ``damped_relaxation``, or the chosen ``relax``), Anderson acceleration of type II with the
     chosen memory (both at most 2 (T + 1) layers) and the Hillis-Steele parallel scan
     (``parallel_scan(return_levels=True)``, ceil(log2(T + 1)) levels). A solver stops once its
-    error is below 1e-14. The tolerance eps is drawn as a dotted line; the legend gives
+    error is below 1e-13 (STOP). The tolerance eps is drawn as a dotted line; the legend gives
     L_eps, the first layer (level) with error < eps, or "> budget (censored)" when the run
     ends above eps. Errors below ``plots.ERROR_FLOOR`` are drawn at the floor.
 
@@ -107,7 +107,7 @@ class DepthExplorer(Explorer):
     """
 
     PARAMS = tuple(
-        replace(p, low=20, high=800, default=200, reason="the explorer's range") if p.name == "T"
+        replace(p, low=20, high=800, default=100, reason="the explorer's range") if p.name == "T"
         else p
         for p in model_params(n_states=8, n_tokens=8, stickiness=0.8,
                               emission_concentration=1.0, max_states=16,
@@ -132,8 +132,7 @@ class DepthExplorer(Explorer):
     def _build(self) -> None:
         fig = self.figure
         self.ax = fig.add_axes((0.08, 0.11, 0.9, 0.8))
-        styles = {m: {"color": c} for m, c in zip(METHODS, ("C0", "C1", "C2", "C3"))}
-        styles["scan"].update(marker="o", ms=4)
+        styles = {"scan": {"marker": "o", "ms": 4}}       # the colours: C0..C3 in order
         self.lines = plots.plot_layer_errors(
             self.ax, {m: np.zeros(1) for m in METHODS}, styles=styles,
             ylabel=r"$\max_t \|x^{(\ell)}_t - \pi_t\|_1$", legend_loc="upper right", fixed=True)

@@ -72,19 +72,23 @@ def concentration_grid(param) -> list[float]:
 def book_models(ex) -> dict | None:
     """The package's models for the explorer's (n_states, n_tokens, seed), for the page.
 
-    Returns ``{"n_states", "n_tokens", "seed", "A_random" (d, d), "emission": [{"concentration",
+    Returns ``{"n_states", "n_tokens", "seed", "transition_concentration", "A_random" (d, d), "emission": [{"concentration",
     "C" (d, n), "mu" (d,)}, ...], "uniforms" (2 T_max + 1,)}`` or None for an explorer without
     the shared model parameters. The A of ``random_hmm(d, n, seed=seed, stickiness=s,
     emission_concentration=c)`` is ``M / M.sum(axis=1)`` with ``M = s I + (1 - s) A_random``
     (``HMM`` divides rows by their sums; the page repeats numpy's summation order), its C and
     mu are those of c (checked here for the cell's parameters), and ``sample(hmm, T,
-    seed=seed)`` draws with the first 2T + 1 uniforms.
+    seed=seed)`` draws with the first 2T + 1 uniforms. An explorer with a
+    ``transition_concentration`` parameter gets the models of the cell's value (1 otherwise).
     """
     specs = {p.name: p for p in ex.PARAMS}
     if not {"n_states", "n_tokens", "seed", "stickiness", "emission_concentration", "T"} <= set(specs):
         return None
     p = ex.params
     d, n, seed = p["n_states"], p["n_tokens"], p["seed"]
+    # an explorer with a transition-concentration control (chapter 11) gets the models of the
+    # cell's transition concentration; the page draws its own for another one
+    tc = float(p.get("transition_concentration", 1.0))
     grid = concentration_grid(specs["emission_concentration"])
     if p["emission_concentration"] not in grid:
         grid.append(float(p["emission_concentration"]))
@@ -92,13 +96,14 @@ def book_models(ex) -> dict | None:
 
     # the transition draws come first from default_rng(seed), before the emission draws:
     # A_random (the rows before HMM divides them by their sums) does not depend on c
-    A_random = _dirichlet_rows(_rng(seed), 1.0, d, d)
+    A_random = _dirichlet_rows(_rng(seed), tc, d, d)
     emission = []
     for c in grid:
-        hmm = df.random_hmm(d, n, seed=seed, emission_concentration=c)      # stickiness 0
+        hmm = df.random_hmm(d, n, seed=seed, transition_concentration=tc,
+                            emission_concentration=c)                     # stickiness 0
         emission.append({"concentration": c, "C": hmm.C.tolist(), "mu": hmm.mu.tolist()})
     s = p["stickiness"]
-    cell = df.random_hmm(d, n, seed=seed, stickiness=s,
+    cell = df.random_hmm(d, n, seed=seed, stickiness=s, transition_concentration=tc,
                          emission_concentration=p["emission_concentration"])
     mixed = s * np.eye(d) + (1.0 - s) * A_random
     if not np.array_equal(cell.A, mixed / mixed.sum(axis=1, keepdims=True)):
@@ -110,7 +115,8 @@ def book_models(ex) -> dict | None:
     states, tokens_again = _inverse_cdf_path(cell, uniforms, p["T"])
     if not np.array_equal(tokens, tokens_again):
         raise RuntimeError("sample: the path is not drawn from default_rng(seed).random(2T+1)")
-    return {"n_states": d, "n_tokens": n, "seed": seed, "A_random": A_random.tolist(),
+    return {"n_states": d, "n_tokens": n, "seed": seed, "transition_concentration": tc,
+            "A_random": A_random.tolist(),
             "emission": emission, "uniforms": uniforms.tolist()}
 
 

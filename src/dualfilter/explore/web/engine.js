@@ -146,6 +146,28 @@
  *       on paths sample(lp.hmm, T, [...seed, k]); the token paths are returned so that Python
  *       can recompute the estimate on them.
  *
+ * Solvers of rho = N(rho) and the parallel scan (chapter 11)
+ *   solverErrors(hmm, tokens, target (T+1, d), {method = "jacobi", relax, memory = 5,
+ *                maxLayers = 10 (T+1), stop = 0}) -> errors (L+1)
+ *       max_t ||x_l - target_t||_1 for the iterates x_0 = mu A^t, x_1, ... of
+ *       df.solve_fixed_point(hmm, tokens, method, tol=0, max_layers, relax, memory) as its
+ *       callback sees them, stopping after the first error below stop (or a residual of 0):
+ *       "jacobi" x <- N(x); "damped" x <- (1 - a) x + a N(x), a = relax or the symbol rule
+ *       (dampedRelaxation); "anderson" type II with the given memory over the whole
+ *       sequence (a small regularised least-squares system solved by LU), mixing beta =
+ *       relax (default 1), each position projected onto the simplex as the package does.
+ *   scanLevels(hmm, tokens) -> levels (K+1, T+1, d), K = ceil(log2(T+1))
+ *       the estimate after every level of the Hillis-Steele scan, as
+ *       df.parallel_scan(..., return_levels=True): a position whose window reaches e_0 = mu
+ *       holds pi_t, the others the filter of their window's tokens from mu A^{a-1}. The
+ *       partial products are scaled by their largest entry (no log-space rescan).
+ *   dampedRelaxation(hmm) -> {relax: a, q}
+ *       solvers.damped_relaxation: the stationary law (least squares, Householder QR), the
+ *       token channel Xi, the symbol Phi(w) = -Xi_V w A_V (I - w A_V)^{-1} on measures of
+ *       mass zero at 256 points of |w| = 1 (complex Hessenberg QR for the eigenvalues),
+ *       and the golden-section minimax of max |1 - a + a z|; (1, inf) when A has a second
+ *       eigenvalue of modulus one, a = 1 when q >= 1.
+ *
  * Export
  *   toPlain(x) -> plain nested arrays and objects (typed arrays become arrays)
  *   EngineError: the class of every error the engine throws.
@@ -1651,6 +1673,639 @@ export function mcMmse(lp, f, seed, paths) {
   const value = mse - gap / paths;
   checkFinite(fn, "mcMmse", [[value]]);
   return { mmse: value, paths: sampled };
+}
+
+// ------------------------------------------------------------------------------------------
+// Chapter 11: the solvers of rho = N(rho), the parallel scan's levels, the symbol rule
+// ------------------------------------------------------------------------------------------
+
+const EPS64 = 2.220446049250313e-16;
+const ANDERSON_REGULARISATION = 1e-10;   // solvers._REGULARISATION
+const SYMBOL_POINTS = 256;               // symbol_spectrum's default n_points
+
+/**
+ * out[o..o+d) = P(v[i..i+d)) as fixed_point._project: clip negatives, renormalise, but a
+ * probability vector to 16 d ulps is left as it is (so an exact position stays bitwise exact).
+ */
+function projectPackage(v, i0, d, out, o0) {
+  let mass = 0, clipped = false;
+  for (let i = 0; i < d; i++) {
+    let x = v[i0 + i];
+    if (x < 0) { x = 0; clipped = true; }
+    out[o0 + i] = x;
+    mass += x;
+  }
+  if (mass > 0) {
+    if (clipped || Math.abs(mass - 1) > 16 * d * EPS64) for (let i = 0; i < d; i++) out[o0 + i] /= mass;
+  } else {
+    for (let i = 0; i < d; i++) out[o0 + i] = 1 / d;
+  }
+}
+
+/**
+ * out = N(x) for flat (T+1) x d arrays (layerInto without row views, P as the package's):
+ * rows 0..start of out must already hold N(x)_0..N(x)_start.
+ */
+function layerFlat(hmm, tokens, x, out, colSum, q, post, carry, start) {
+  const T = tokens.length, d = hmm.nStates, A = hmm.A;
+  if (start === 0) out.set(hmm.mu, 0);
+  for (let t = start; t < T; t++) {
+    const o = t * d, o2 = o + d;
+    projectPackage(x, o, d, q, 0);
+    posterior(q, hmm.C, tokens[t], colSum, post);
+    for (let i = 0; i < d; i++) carry[i] = (out[o + i] - q[i]) + post[i];
+    for (let j = 0; j < d; j++) out[o2 + j] = 0;
+    for (let i = 0; i < d; i++) {
+      const ci = carry[i];
+      if (ci === 0) continue;
+      const row = A[i];
+      for (let j = 0; j < d; j++) out[o2 + j] += ci * row[j];
+    }
+  }
+  return out;
+}
+
+/** max_t ||a_t - b_t||_1 for two flat (T+1) x d arrays. */
+function worstL1Flat(a, b, d) {
+  let worst = 0;
+  for (let t = 0; t < a.length; t += d) {
+    let e = 0;
+    for (let i = 0; i < d; i++) e += Math.abs(a[t + i] - b[t + i]);
+    if (e > worst) worst = e;
+  }
+  return worst;
+}
+
+/** Solve the small dense system M x = b (k x k, flat row-major) by LU with partial pivoting. */
+function solveSmall(M, b, k) {
+  const a = Float64Array.from(M), x = Float64Array.from(b);
+  for (let c = 0; c < k; c++) {
+    let p = c;
+    for (let r = c + 1; r < k; r++) if (Math.abs(a[r * k + c]) > Math.abs(a[p * k + c])) p = r;
+    if (p !== c) {
+      for (let j = 0; j < k; j++) { const s = a[c * k + j]; a[c * k + j] = a[p * k + j]; a[p * k + j] = s; }
+      const s = x[c]; x[c] = x[p]; x[p] = s;
+    }
+    const pivot = a[c * k + c];
+    if (pivot === 0) throw new EngineError("solveFixedPoint", "memory", "Anderson's least-squares system is singular");
+    for (let r = c + 1; r < k; r++) {
+      const y = a[r * k + c] / pivot;
+      if (y === 0) continue;
+      for (let j = c; j < k; j++) a[r * k + j] -= y * a[c * k + j];
+      x[r] -= y * x[c];
+    }
+  }
+  for (let c = k - 1; c >= 0; c--) {
+    let s = x[c];
+    for (let j = c + 1; j < k; j++) s -= a[c * k + j] * x[j];
+    x[c] = s / a[c * k + c];
+  }
+  return x;
+}
+
+/**
+ * solveFixedPoint's loop: the error max_t ||x_l - target_t||_1 of every iterate, as
+ * df.solve_fixed_point(..., tol=0, callback=...) records it (see solverErrors).
+ */
+function solverRun(hmm, tokens, target, method, relax, memory, maxLayers, stop) {
+  const T = tokens.length, d = hmm.nStates, size = (T + 1) * d;
+  const colSum = columnSums(hmm);
+  const q = new Float64Array(d), post = new Float64Array(d), carry = new Float64Array(d);
+  const goal = new Float64Array(size);
+  for (let t = 0; t <= T; t++) goal.set(target[t], t * d);
+  let x = new Float64Array(size);
+  const prior = priorRaw(hmm, T);
+  for (let t = 0; t <= T; t++) x.set(prior[t], t * d);
+  const errors = [worstL1Flat(x, goal, d)];
+  if (errors[0] < stop) return Float64Array.from(errors);
+  const anderson = method === "anderson";
+  // Anderson's window: the differences of consecutive images, iterates and residuals, and
+  // the Gram matrix of the residual differences (entries computed once: each is the same
+  // dot product of the same two vectors at every layer it is used)
+  const diffs = [], gram = [];
+  let xPrev = null, fPrev = null;
+  // Jacobi: rows 0..same-1 of x equal those of the iterate before, bitwise, so N(x) equals x
+  // on rows 0..same (N(x)_t depends on x_0..x_{t-1}): copied, the scan resumes at row same
+  let same = 0;
+  for (let layer = 1; layer <= maxLayers; layer++) {
+    const f = new Float64Array(size);
+    const copy = !anderson && relax === 1 ? Math.min(same, T) : 0;
+    if (copy > 0) f.set(x.subarray(0, (copy + 1) * d));
+    layerFlat(hmm, tokens, x, f, colSum, q, post, carry, copy);
+    const residual = worstL1Flat(f, x, d);
+    let next;
+    if (!anderson) {
+      if (relax !== 1) {
+        next = new Float64Array(size);
+        for (let k = 0; k < size; k++) next[k] = (1 - relax) * x[k] + relax * f[k];
+      } else {
+        next = f;
+        let t = copy;
+        outer: for (; t <= T; t++) {
+          for (let i = 0; i < d; i++) if (next[t * d + i] !== x[t * d + i]) break outer;
+        }
+        same = t;
+      }
+    } else {
+      if (xPrev !== null) {
+        const dF = new Float64Array(size), dX = new Float64Array(size), dG = new Float64Array(size);
+        for (let k = 0; k < size; k++) {
+          dF[k] = f[k] - fPrev[k];
+          dX[k] = x[k] - xPrev[k];
+          dG[k] = dF[k] - dX[k];
+        }
+        diffs.push({ dF, dX, dG });
+        gram.push([]);
+        if (diffs.length > memory) { diffs.shift(); gram.shift(); gram.forEach((row) => row.shift()); }
+        const last = diffs.length - 1;
+        for (let j = 0; j <= last; j++) {
+          const v = dot(diffs[j].dG, dG);
+          gram[last][j] = v;
+          gram[j][last] = v;
+        }
+      }
+      xPrev = x; fPrev = f;
+      const m = diffs.length;
+      let raw;
+      if (m === 0) {
+        if (relax === 1) raw = Float64Array.from(f);
+        else { raw = new Float64Array(size); for (let k = 0; k < size; k++) raw[k] = x[k] + relax * (f[k] - x[k]); }
+      } else {
+        const G = new Float64Array(m * m), rhs = new Float64Array(m);
+        let scale = 0;
+        for (let i = 0; i < m; i++) {
+          for (let j = 0; j < m; j++) G[i * m + j] = gram[i][j];
+          scale += gram[i][i];
+          const gi = diffs[i].dG;
+          let s = 0;
+          for (let k = 0; k < size; k++) s += gi[k] * (f[k] - x[k]);
+          rhs[i] = s;
+        }
+        let gamma = new Float64Array(m);
+        if (scale > 0) {
+          const reg = ANDERSON_REGULARISATION * scale / m;
+          for (let i = 0; i < m; i++) G[i * m + i] += reg;
+          gamma = solveSmall(G, rhs, m);
+        }
+        raw = Float64Array.from(f);
+        for (let j = 0; j < m; j++) {
+          const g = gamma[j], dF = diffs[j].dF;
+          for (let k = 0; k < size; k++) raw[k] -= dF[k] * g;
+        }
+        if (relax !== 1) {
+          for (let k = 0; k < size; k++) {
+            let s = 0;
+            for (let j = 0; j < m; j++) s += diffs[j].dX[k] * gamma[j];
+            raw[k] = relax * raw[k] + (1 - relax) * (x[k] - s);
+          }
+        }
+      }
+      next = new Float64Array(size);
+      next.set(hmm.mu, 0);
+      for (let t = 1; t <= T; t++) projectPackage(raw, t * d, d, next, t * d);
+    }
+    x = next;
+    errors.push(worstL1Flat(x, goal, d));
+    if (errors[errors.length - 1] < stop || residual <= 0) break;
+  }
+  return Float64Array.from(errors);
+}
+
+export function solverErrors(hmm, tokens, target, options) {
+  const fn = "solverErrors";
+  hmm = checkHmm(fn, hmm);
+  tokens = checkTokens(fn, hmm, tokens);
+  const T = tokens.length;
+  target = checkMeasures(fn, hmm, target, T, "target");
+  const o = checkOptions(fn, options, ["method", "relax", "memory", "maxLayers", "stop"]);
+  const method = o.method ?? "jacobi";
+  if (!["jacobi", "damped", "anderson"].includes(method)) {
+    throw new EngineError(fn, "method", `method must be one of jacobi, damped, anderson, got ${show(method)}`);
+  }
+  let relax = 1;
+  if (o.relax !== undefined && o.relax !== null) {
+    if (method === "jacobi") {
+      throw new EngineError(fn, "relax", 'relax applies to method "damped" or "anderson"; "jacobi" is relax = 1');
+    }
+    relax = checkReal(fn, "relax", o.relax);
+    if (!(relax > 0 && relax <= 1)) throw new EngineError(fn, "relax", `relax must lie in (0, 1], got ${relax}`);
+  } else if (method === "damped") {
+    relax = dampedRelaxation(hmm).relax;
+  }
+  const memory = checkInt(fn, "memory", o.memory ?? 5, 1, 1000);
+  const maxLayers = checkInt(fn, "maxLayers", o.maxLayers ?? 10 * (T + 1), 0, MAX_T);
+  const stop = checkReal(fn, "stop", o.stop ?? 0);
+  if ((memory + 2) * 3 * (T + 1) * hmm.nStates > MAX_ENTRIES) {
+    throw new EngineError(fn, "memory", `memory x (T+1) x d exceeds ${MAX_ENTRIES} entries`);
+  }
+  return solverRun(hmm, tokens, target, method, relax, memory, maxLayers, stop);
+}
+
+/** The estimate after every level of the Hillis-Steele scan (parallel_scan, return_levels). */
+export function scanLevels(hmm, tokens) {
+  const fn = "scanLevels";
+  hmm = checkHmm(fn, hmm);
+  tokens = checkTokens(fn, hmm, tokens);
+  const T = tokens.length, d = hmm.nStates, n = T + 1, dd = d * d;
+  const prior = priorRaw(hmm, T);
+  const levels = n > 1 ? Math.ceil(Math.log2(n)) : 0;
+  if ((levels + 1) * n * d + n * dd > MAX_ENTRIES) {
+    throw new EngineError(fn, "tokens", `the scan's levels exceed ${MAX_ENTRIES} entries`);
+  }
+  // x[t]: the product of the window of elements start[t]..t, scaled by its largest entry;
+  // a finished prefix (start 0) is a row vector (vec[t]), the others d x d (flat)
+  const mats = new Array(n), vecs = new Array(n), start = new Int32Array(n);
+  vecs[0] = Float64Array.from(hmm.mu);
+  const scaleBy = (X) => {
+    let top = 0;
+    for (let k = 0; k < X.length; k++) if (X[k] > top) top = X[k];
+    if (top > 0) for (let k = 0; k < X.length; k++) X[k] /= top;
+    return X;
+  };
+  for (let t = 1; t < n; t++) {
+    const z = tokens[t - 1], M = new Float64Array(dd);
+    for (let i = 0; i < d; i++) {
+      const c = hmm.C[i][z], row = hmm.A[i];
+      for (let j = 0; j < d; j++) M[i * d + j] = c * row[j];
+    }
+    mats[t] = scaleBy(M);
+    start[t] = t;
+  }
+  const buf = new Float64Array(d);
+  const record = () => {
+    const out = zeros(n, d);
+    for (let t = 0; t < n; t++) {
+      let v;
+      if (vecs[t]) {
+        v = vecs[t];
+      } else {
+        const p = prior[start[t] - 1], X = mats[t];
+        buf.fill(0);
+        for (let i = 0; i < d; i++) {
+          const pi = p[i];
+          if (pi === 0) continue;
+          for (let j = 0; j < d; j++) buf[j] += pi * X[i * d + j];
+        }
+        v = buf;
+      }
+      let total = 0;
+      for (let i = 0; i < d; i++) total += v[i];
+      for (let i = 0; i < d; i++) out[t][i] = total > 0 ? v[i] / total : v[i];
+    }
+    return out;
+  };
+  const history = [record()];
+  for (let k = 0; k < levels; k++) {
+    const step = 2 ** k;
+    for (let t = n - 1; t >= step; t--) {
+      const s = t - step, Y = mats[t];
+      if (vecs[t]) continue;                    // finished already
+      if (vecs[s]) {                            // a finished prefix times the window
+        const v = vecs[s], w = new Float64Array(d);
+        for (let i = 0; i < d; i++) {
+          const vi = v[i];
+          if (vi === 0) continue;
+          for (let j = 0; j < d; j++) w[j] += vi * Y[i * d + j];
+        }
+        vecs[t] = scaleBy(w);
+        mats[t] = null;
+      } else {
+        const X = mats[s], Z = new Float64Array(dd);
+        for (let i = 0; i < d; i++) {
+          for (let l = 0; l < d; l++) {
+            const x = X[i * d + l];
+            if (x === 0) continue;
+            for (let j = 0; j < d; j++) Z[i * d + j] += x * Y[l * d + j];
+          }
+        }
+        mats[t] = scaleBy(Z);
+      }
+      start[t] = start[s];
+    }
+    history.push(record());
+  }
+  return history;
+}
+
+// ----- complex eigenvalues (small matrices): Hessenberg reduction and shifted QR ----------
+
+/** The eigenvalues of the complex n x n matrix (re, im flat row-major): {re, im} (n). */
+function complexEigenvalues(re, im, n) {
+  const hr = Float64Array.from(re), hi = Float64Array.from(im);
+  const at = (i, j) => i * n + j;
+  // reduction to upper Hessenberg form by stabilised elementary similarities (EISPACK comhes)
+  for (let m = 1; m < n - 1; m++) {
+    let p = m, best = 0;
+    for (let i = m; i < n; i++) {
+      const v = Math.abs(hr[at(i, m - 1)]) + Math.abs(hi[at(i, m - 1)]);
+      if (v > best) { best = v; p = i; }
+    }
+    if (best === 0) continue;
+    if (p !== m) {
+      for (let j = m - 1; j < n; j++) {
+        let s = hr[at(p, j)]; hr[at(p, j)] = hr[at(m, j)]; hr[at(m, j)] = s;
+        s = hi[at(p, j)]; hi[at(p, j)] = hi[at(m, j)]; hi[at(m, j)] = s;
+      }
+      for (let i = 0; i < n; i++) {
+        let s = hr[at(i, p)]; hr[at(i, p)] = hr[at(i, m)]; hr[at(i, m)] = s;
+        s = hi[at(i, p)]; hi[at(i, p)] = hi[at(i, m)]; hi[at(i, m)] = s;
+      }
+    }
+    const xr = hr[at(m, m - 1)], xi = hi[at(m, m - 1)], xx = xr * xr + xi * xi;
+    for (let i = m + 1; i < n; i++) {
+      const ar = hr[at(i, m - 1)], ai = hi[at(i, m - 1)];
+      if (ar === 0 && ai === 0) continue;
+      const yr = (ar * xr + ai * xi) / xx, yi = (ai * xr - ar * xi) / xx;   // y = a / x
+      for (let j = m - 1; j < n; j++) {                  // row i -= y row m
+        const br = hr[at(m, j)], bi = hi[at(m, j)];
+        hr[at(i, j)] -= yr * br - yi * bi;
+        hi[at(i, j)] -= yr * bi + yi * br;
+      }
+      for (let j = 0; j < n; j++) {                      // column m += y column i
+        const br = hr[at(j, i)], bi = hi[at(j, i)];
+        hr[at(j, m)] += yr * br - yi * bi;
+        hi[at(j, m)] += yr * bi + yi * br;
+      }
+    }
+  }
+  for (let i = 2; i < n; i++) for (let j = 0; j < i - 1; j++) { hr[at(i, j)] = 0; hi[at(i, j)] = 0; }
+  const outR = new Float64Array(n), outI = new Float64Array(n);
+  const cs = new Float64Array(n), snr = new Float64Array(n), sni = new Float64Array(n);
+  let top = n - 1, iterations = 0;
+  while (top >= 0) {
+    if (top === 0) { outR[0] = hr[0]; outI[0] = hi[0]; break; }
+    // the lowest l with a negligible subdiagonal entry (l, l-1) above top
+    let l = top;
+    for (; l > 0; l--) {
+      const s = Math.abs(hr[at(l - 1, l - 1)]) + Math.abs(hi[at(l - 1, l - 1)]) +
+                Math.abs(hr[at(l, l)]) + Math.abs(hi[at(l, l)]);
+      if (Math.abs(hr[at(l, l - 1)]) + Math.abs(hi[at(l, l - 1)]) <= EPS64 * s) {
+        hr[at(l, l - 1)] = 0; hi[at(l, l - 1)] = 0;
+        break;
+      }
+    }
+    if (l === top) {
+      outR[top] = hr[at(top, top)]; outI[top] = hi[at(top, top)];
+      top--; iterations = 0;
+      continue;
+    }
+    if (++iterations > 60 * n) throw new EngineError("dampedRelaxation", "hmm", "the eigenvalue iteration did not converge");
+    // the shift: the eigenvalue of the trailing 2 x 2 block nearer its last diagonal entry
+    let sr, si;
+    if (iterations % 11 === 10) {        // exceptional shift
+      sr = Math.abs(hr[at(top, top - 1)]) + Math.abs(hr[at(top - 1, Math.max(top - 2, 0))]);
+      si = 0;
+    } else {
+      const ar = hr[at(top - 1, top - 1)], ai = hi[at(top - 1, top - 1)];
+      const br = hr[at(top - 1, top)], bi = hi[at(top - 1, top)];
+      const cr = hr[at(top, top - 1)], ci = hi[at(top, top - 1)];
+      const dr = hr[at(top, top)], di = hi[at(top, top)];
+      const hr2 = (ar - dr) / 2, hi2 = (ai - di) / 2;
+      // disc = h^2 + b c
+      const discR = hr2 * hr2 - hi2 * hi2 + (br * cr - bi * ci);
+      const discI = 2 * hr2 * hi2 + (br * ci + bi * cr);
+      const mod = Math.hypot(discR, discI);
+      let qr = Math.sqrt((mod + discR) / 2), qi = Math.sqrt(Math.max((mod - discR) / 2, 0));
+      if (discI < 0) qi = -qi;
+      // eigenvalues (a + d)/2 +- q; the one nearer d is d + h -+ q: pick the sign making |h - q| small
+      const mr = (ar + dr) / 2, mi = (ai + di) / 2;
+      const e1r = mr + qr, e1i = mi + qi, e2r = mr - qr, e2i = mi - qi;
+      if (Math.hypot(e1r - dr, e1i - di) <= Math.hypot(e2r - dr, e2i - di)) { sr = e1r; si = e1i; }
+      else { sr = e2r; si = e2i; }
+    }
+    for (let k = l; k <= top; k++) { hr[at(k, k)] -= sr; hi[at(k, k)] -= si; }
+    // QR of the block l..top by Givens rotations G_k = [[c, s], [-conj(s), c]], then RQ
+    for (let k = l; k < top; k++) {
+      const ar = hr[at(k, k)], ai = hi[at(k, k)], br = hr[at(k + 1, k)], bi = hi[at(k + 1, k)];
+      const na = Math.hypot(ar, ai), r = Math.hypot(na, Math.hypot(br, bi));
+      let c, s_r, s_i;
+      if (r === 0) { c = 1; s_r = 0; s_i = 0; }
+      else if (na === 0) { c = 0; s_r = 1; s_i = 0; }
+      else {
+        c = na / r;
+        // s = (a / |a|) conj(b) / r
+        const ur = ar / na, ui = ai / na;
+        s_r = (ur * br + ui * bi) / r;
+        s_i = (ui * br - ur * bi) / r;
+      }
+      cs[k] = c; snr[k] = s_r; sni[k] = s_i;
+      for (let j = k; j <= top; j++) {
+        const xr = hr[at(k, j)], xi = hi[at(k, j)], yr = hr[at(k + 1, j)], yi = hi[at(k + 1, j)];
+        hr[at(k, j)] = c * xr + (s_r * yr - s_i * yi);
+        hi[at(k, j)] = c * xi + (s_r * yi + s_i * yr);
+        // -conj(s) x + c y
+        hr[at(k + 1, j)] = -(s_r * xr + s_i * xi) + c * yr;
+        hi[at(k + 1, j)] = -(s_r * xi - s_i * xr) + c * yi;
+      }
+    }
+    for (let k = l; k < top; k++) {
+      const c = cs[k], s_r = snr[k], s_i = sni[k];
+      for (let i = l; i <= Math.min(k + 1, top); i++) {
+        const xr = hr[at(i, k)], xi = hi[at(i, k)], yr = hr[at(i, k + 1)], yi = hi[at(i, k + 1)];
+        // [x y] G^H = [x c + y conj(s), -x s + y c]
+        hr[at(i, k)] = xr * c + (yr * s_r + yi * s_i);
+        hi[at(i, k)] = xi * c + (yi * s_r - yr * s_i);
+        hr[at(i, k + 1)] = -(xr * s_r - xi * s_i) + yr * c;
+        hi[at(i, k + 1)] = -(xr * s_i + xi * s_r) + yi * c;
+      }
+    }
+    for (let k = l; k <= top; k++) { hr[at(k, k)] += sr; hi[at(k, k)] += si; }
+  }
+  return { re: outR, im: outI };
+}
+
+/** The inverse of the complex k x k matrix (re, im), by Gauss-Jordan with partial pivoting. */
+function complexInverse(re, im, k) {
+  const ar = Float64Array.from(re), ai = Float64Array.from(im);
+  const br = new Float64Array(k * k), bi = new Float64Array(k * k);
+  for (let i = 0; i < k; i++) br[i * k + i] = 1;
+  for (let c = 0; c < k; c++) {
+    let p = c;
+    for (let r = c + 1; r < k; r++) {
+      if (Math.hypot(ar[r * k + c], ai[r * k + c]) > Math.hypot(ar[p * k + c], ai[p * k + c])) p = r;
+    }
+    if (p !== c) {
+      for (const m of [ar, ai, br, bi]) {
+        for (let j = 0; j < k; j++) { const s = m[c * k + j]; m[c * k + j] = m[p * k + j]; m[p * k + j] = s; }
+      }
+    }
+    const pr = ar[c * k + c], pi = ai[c * k + c], pp = pr * pr + pi * pi;
+    const qr = pr / pp, qi = -pi / pp;                  // 1 / pivot
+    for (let j = 0; j < k; j++) {
+      let xr = ar[c * k + j], xi = ai[c * k + j];
+      ar[c * k + j] = xr * qr - xi * qi; ai[c * k + j] = xr * qi + xi * qr;
+      xr = br[c * k + j]; xi = bi[c * k + j];
+      br[c * k + j] = xr * qr - xi * qi; bi[c * k + j] = xr * qi + xi * qr;
+    }
+    for (let r = 0; r < k; r++) {
+      if (r === c) continue;
+      const fr = ar[r * k + c], fi = ai[r * k + c];
+      if (fr === 0 && fi === 0) continue;
+      for (let j = 0; j < k; j++) {
+        ar[r * k + j] -= fr * ar[c * k + j] - fi * ai[c * k + j];
+        ai[r * k + j] -= fr * ai[c * k + j] + fi * ar[c * k + j];
+        br[r * k + j] -= fr * br[c * k + j] - fi * bi[c * k + j];
+        bi[r * k + j] -= fr * bi[c * k + j] + fi * br[c * k + j];
+      }
+    }
+  }
+  return [br, bi];
+}
+
+/** The stationary law of A: least squares of [A^T - I; 1^T] pi = e (Householder QR). */
+function stationaryLaw(A, d) {
+  const rows = d + 1;
+  const M = new Float64Array(rows * d), rhs = new Float64Array(rows);
+  for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) M[i * d + j] = A[j][i] - (i === j ? 1 : 0);
+  for (let j = 0; j < d; j++) M[d * d + j] = 1;
+  rhs[d] = 1;
+  for (let c = 0; c < d; c++) {
+    let norm = 0;
+    for (let r = c; r < rows; r++) norm += M[r * d + c] ** 2;
+    norm = Math.sqrt(norm);
+    if (norm === 0) continue;
+    const alpha = M[c * d + c] > 0 ? -norm : norm;
+    const v = new Float64Array(rows);
+    for (let r = c; r < rows; r++) v[r] = M[r * d + c];
+    v[c] -= alpha;
+    let vv = 0;
+    for (let r = c; r < rows; r++) vv += v[r] * v[r];
+    if (vv === 0) continue;
+    for (let j = c; j < d; j++) {
+      let s = 0;
+      for (let r = c; r < rows; r++) s += v[r] * M[r * d + j];
+      s = (2 * s) / vv;
+      for (let r = c; r < rows; r++) M[r * d + j] -= s * v[r];
+    }
+    let s = 0;
+    for (let r = c; r < rows; r++) s += v[r] * rhs[r];
+    s = (2 * s) / vv;
+    for (let r = c; r < rows; r++) rhs[r] -= s * v[r];
+  }
+  const pi = new Float64Array(d);
+  for (let c = d - 1; c >= 0; c--) {
+    let s = rhs[c];
+    for (let j = c + 1; j < d; j++) s -= M[c * d + j] * pi[j];
+    pi[c] = M[c * d + c] !== 0 ? s / M[c * d + c] : 0;
+  }
+  let total = 0;
+  for (let i = 0; i < d; i++) { pi[i] = Math.max(pi[i], 0); total += pi[i]; }
+  for (let i = 0; i < d; i++) pi[i] /= total;
+  return pi;
+}
+
+/** q(a) = max_z |1 - a + a z| and the golden-section search of solvers._minimax_relaxation. */
+function minimaxRelaxation(zr, zi) {
+  if (zr.length === 0) return [1, 0];
+  const q = (a) => {
+    let worst = 0;
+    for (let k = 0; k < zr.length; k++) {
+      const v = Math.hypot(1 - a + a * zr[k], a * zi[k]);
+      if (v > worst) worst = v;
+    }
+    return worst;
+  };
+  let lo = 0, hi = 1;
+  const g = (Math.sqrt(5) - 1) / 2;
+  let x1 = hi - g * (hi - lo), x2 = lo + g * (hi - lo), f1 = q(x1), f2 = q(x2);
+  for (let it = 0; it < 80; it++) {
+    if (f1 <= f2) { hi = x2; x2 = x1; f2 = f1; x1 = hi - g * (hi - lo); f1 = q(x1); }
+    else { lo = x1; x1 = x2; f1 = f2; x2 = lo + g * (hi - lo); f2 = q(x2); }
+  }
+  let a = (lo + hi) / 2;
+  if (q(1) <= q(a)) a = 1;
+  return [a, q(a)];
+}
+
+export function dampedRelaxation(hmm) {
+  const fn = "dampedRelaxation";
+  hmm = checkHmm(fn, hmm);
+  const d = hmm.nStates, n = hmm.nTokens, A = hmm.A, C = hmm.C;
+  if (d === 1) return { relax: 1, q: 0 };
+  const piBar = stationaryLaw(A, d);
+  // the token channel Xi[i][j] = sum_z C[i][z] pi_bar^z_j (solvers.token_channel)
+  const Xi = new Float64Array(d * d);
+  for (let z = 0; z < n; z++) {
+    let prob = 0;
+    for (let i = 0; i < d; i++) prob += piBar[i] * C[i][z];
+    if (!(prob > 0)) continue;
+    for (let j = 0; j < d; j++) {
+      const post = (piBar[j] * C[j][z]) / prob;
+      for (let i = 0; i < d; i++) Xi[i * d + j] += C[i][z] * post;
+    }
+  }
+  // an orthonormal basis Q (d x k) of the measures of mass zero (Gram-Schmidt, twice)
+  const k = d - 1, Q = new Float64Array(d * k);
+  for (let c = 0; c < k; c++) {
+    const v = new Float64Array(d).fill(-1 / d);
+    v[c] += 1;
+    for (let pass = 0; pass < 2; pass++) {
+      for (let b = 0; b < c; b++) {
+        let s = 0;
+        for (let i = 0; i < d; i++) s += Q[i * k + b] * v[i];
+        for (let i = 0; i < d; i++) v[i] -= s * Q[i * k + b];
+      }
+    }
+    let norm = 0;
+    for (let i = 0; i < d; i++) norm += v[i] * v[i];
+    norm = Math.sqrt(norm);
+    for (let i = 0; i < d; i++) Q[i * k + c] = v[i] / norm;
+  }
+  const restrict = (get) => {          // Q^T X Q (k x k)
+    const XQ = new Float64Array(d * k), out = new Float64Array(k * k);
+    for (let i = 0; i < d; i++) for (let c = 0; c < k; c++) {
+      let s = 0;
+      for (let j = 0; j < d; j++) s += get(i, j) * Q[j * k + c];
+      XQ[i * k + c] = s;
+    }
+    for (let r = 0; r < k; r++) for (let c = 0; c < k; c++) {
+      let s = 0;
+      for (let i = 0; i < d; i++) s += Q[i * k + r] * XQ[i * k + c];
+      out[r * k + c] = s;
+    }
+    return out;
+  };
+  const AV = restrict((i, j) => A[i][j]), KV = restrict((i, j) => Xi[i * d + j]);
+  const zero = new Float64Array(k * k);
+  const eigA = complexEigenvalues(AV, zero, k);
+  let radius = 0;
+  for (let i = 0; i < k; i++) radius = Math.max(radius, Math.hypot(eigA.re[i], eigA.im[i]));
+  if (radius >= 1 - 1e-12) return { relax: 1, q: Infinity };
+  const zr = [], zi = [];
+  const wr = new Float64Array(k * k), wi = new Float64Array(k * k);
+  const ir = new Float64Array(k * k), ii = new Float64Array(k * k);
+  const pr = new Float64Array(k * k), pim = new Float64Array(k * k);
+  // A_V and Xi_V are real: the eigenvalues at conj(w) are the conjugates of those at w, and
+  // |1 - a + a z| is the same for z and conj(z), so the half circle gives the same q
+  for (let p = 0; p <= SYMBOL_POINTS / 2; p++) {
+    const psi = p * ((2 * Math.PI) / SYMBOL_POINTS);
+    const c = Math.cos(psi), s = Math.sin(psi);
+    for (let e = 0; e < k * k; e++) {
+      wr[e] = c * AV[e]; wi[e] = s * AV[e];
+      ir[e] = -wr[e]; ii[e] = -wi[e];
+    }
+    for (let i = 0; i < k; i++) ir[i * k + i] += 1;
+    const [br, bi] = complexInverse(ir, ii, k);
+    // P = (-KV wA) B
+    for (let r = 0; r < k; r++) for (let col = 0; col < k; col++) {
+      let sr = 0, si = 0;
+      for (let j = 0; j < k; j++) { sr -= KV[r * k + j] * wr[j * k + col]; si -= KV[r * k + j] * wi[j * k + col]; }
+      pr[r * k + col] = sr; pim[r * k + col] = si;
+    }
+    const Pr = new Float64Array(k * k), Pi = new Float64Array(k * k);
+    for (let r = 0; r < k; r++) for (let col = 0; col < k; col++) {
+      let sr = 0, si = 0;
+      for (let j = 0; j < k; j++) {
+        const xr = pr[r * k + j], xi = pim[r * k + j], yr = br[j * k + col], yi = bi[j * k + col];
+        sr += xr * yr - xi * yi; si += xr * yi + xi * yr;
+      }
+      Pr[r * k + col] = sr; Pi[r * k + col] = si;
+    }
+    const eig = complexEigenvalues(Pr, Pi, k);
+    for (let i = 0; i < k; i++) { zr.push(eig.re[i]); zi.push(eig.im[i]); }
+  }
+  const [a, q] = minimaxRelaxation(zr, zi);
+  return q >= 1 ? { relax: 1, q } : { relax: a, q };
 }
 
 // ------------------------------------------------------------------------------------------

@@ -46,7 +46,8 @@
  *     compute(p, ctx) -> {outputs, extras?}   the arrays of the Python explorer's ``data``
  *                                            (typed arrays / arrays / numbers), computed with
  *                                            ctx.engine; ctx.model(p) gives {hmm, states,
- *                                            tokens, source} for the shared model parameters,
+ *                                            tokens, source} for the shared model parameters
+ *                                            (and transition_concentration when declared),
  *                                            ctx.cached(name, keys, fn) caches per parameters;
  *                                            throw an Error to refuse a combination
  *     figure(out, p, view) -> {data, layout}  the Plotly figure; view = {width, narrow, style,
@@ -333,6 +334,7 @@ function numpySum(a) {
 /** The package's model for p when the page has it (see twin.py, book_models), else null. */
 function bookModel(book, p, concentration) {
   if (!book || p.n_states !== book.n_states || p.n_tokens !== book.n_tokens || p.seed !== book.seed) return null;
+  if ((p.transition_concentration ?? 1) !== (book.transition_concentration ?? 1)) return null;
   const entry = book.emission.find((e) => sameKey(e.concentration, concentration));
   if (!entry) return null;
   const s = p.stickiness;
@@ -380,7 +382,8 @@ class Twin {
       cached: (name, keys, p, fn) => twin.cache.get(name, keys.map((k) => p[k]), fn),
       /** The model and path of the shared parameters: {hmm, states, tokens, source}. */
       model(p, concentration = p.emission_concentration) {
-        const key = [...MODEL_KEYS.map((k) => (k === "emission_concentration" ? concentration : p[k]))];
+        const key = [...MODEL_KEYS.map((k) => (k === "emission_concentration" ? concentration : p[k])),
+                     p.transition_concentration ?? 1];
         return twin.cache.get("model", key, () => {
           const book = bookModel(twin.config.book, p, concentration);
           const uniforms = twin.config.book && twin.config.book.uniforms;
@@ -390,6 +393,7 @@ class Twin {
           }
           const hmm = engine.randomHmm(p.n_states, p.n_tokens, {
             seed: p.seed, stickiness: p.stickiness, emissionConcentration: concentration,
+            transitionConcentration: p.transition_concentration ?? 1,
           });
           const path = engine.sample(hmm, p.T, p.seed);
           return { hmm, states: path.states, tokens: path.tokens, source: "engine" };
