@@ -13,7 +13,9 @@ call of ``set`` until its promise resolves, which is after ``Plotly.react`` fini
 updating the figure (twins.js). The budget: median <= 50 ms and 95th percentile <= 100 ms per
 change, for every explorer.
 
-Run: ``python benchmarks/live_latency.py [--rounds 3] [--out benchmarks/results/live_latency.json]``
+Run: ``python benchmarks/live_latency.py [--rounds 3] [--out benchmarks/results/live_latency.json]
+[--explorers NAME ...] [--at-cell]`` (``--at-cell``: the changes around the chapter cell's
+parameters, the default size, instead of the largest settings)
 (needs Debian's chromium and chromium-driver). Prints a table; the JSON has every timing.
 Timings depend on the machine and its load: the JSON records the load average.
 """
@@ -49,6 +51,9 @@ CELLS = {
     "fixed_point_explorer": dict(n_states=4, T=40, stickiness=0.8, emission_concentration=0.3, seed=0, layer=3),
     "attention_explorer": dict(n_states=4, n_tokens=4, T=30, stickiness=0.8, emission_concentration=0.3,
                                seed=0, position=30, token=0, layer=1),
+    "depth_explorer": dict(n_states=8, n_tokens=8, T=100, stickiness=0.8, emission_concentration=1.0,
+                           transition_concentration=1.0, seed=0, memory=5, relax_rule=True, relax=0.5,
+                           eps=1e-6),
 }
 
 
@@ -64,8 +69,9 @@ def largest(spec: list[dict]) -> dict:
     return out
 
 
-def changes(name: str, spec: list[dict], top: dict, rounds: int) -> list[dict]:
-    """The changes timed, from the largest settings: one control at a time."""
+def changes(name: str, spec: list[dict], top: dict, rounds: int, at_cell: bool = False) -> list[dict]:
+    """The changes timed, from the largest settings (or, ``at_cell``, from the cell's
+    parameters ``top``): one control at a time."""
     T = top.get("T", 100)
     steps = []
     for _ in range(rounds):
@@ -76,14 +82,24 @@ def changes(name: str, spec: list[dict], top: dict, rounds: int) -> list[dict]:
             if n in ("n_states", "n_tokens", "T"):
                 if p["low"] == p["high"]:
                     continue
-                steps += [{n: p["high"] - 1}, {n: p["high"]}]
+                value = top[n] if at_cell else p["high"]
+                steps += [{n: value - 1}, {n: value}]
             elif n == "stickiness":
-                steps += [{n: 0.98}, {n: 0.97}, {n: 0.99}]
-            elif n == "emission_concentration":
+                s = top[n] if at_cell else 0.99
+                steps += [{n: round(s - 0.01, 2)}, {n: round(s - 0.02, 2)}, {n: s}]
+            elif n in ("emission_concentration", "transition_concentration"):
                 if p["kind"] == "choice":
                     steps += [{n: c} for c in p["options"][1:4]] + [{n: p["options"][0]}]
                 else:
-                    steps += [{n: float(f"{10 ** (np.log10(0.03) + k * p['step']):.12g}")} for k in (1, 2, 0)]
+                    base = np.log10(top[n]) if at_cell else np.log10(p["low"])
+                    steps += [{n: float(f"{10 ** (base + k * p['step']):.12g}")} for k in (1, 2)]
+                    steps += [{n: top[n] if at_cell else p["low"]}]
+            elif n == "memory":
+                steps += [{n: 3}, {n: 4}, {n: top.get(n, 5)}]
+            elif n == "relax_rule":
+                steps += [{n: False}, {n: True}]
+            elif n == "eps":
+                steps += [{n: 1e-9}, {n: 1e-3}, {n: top.get(n, 1e-6)}]
             elif n == "seed":
                 steps += [{n: 1}, {n: 2}, {n: 0}]
             elif n in ("layer", "position"):
@@ -141,6 +157,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="passes over the controls")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "live_latency.json"))
+    parser.add_argument("--explorers", nargs="*", default=list(CELLS),
+                        help="the explorers to time (default: all)")
+    parser.add_argument("--at-cell", action="store_true",
+                        help="time the changes around the chapter cell's parameters (the default "
+                             "size) instead of the largest settings")
     args = parser.parse_args()
 
     from selenium import webdriver
@@ -166,11 +187,14 @@ def main() -> None:
     driver.set_script_timeout(900)
     results = {}
     try:
-        for name in CELLS:
+        for name in args.explorers:
             spec = explore.parameter_spec(name)
-            top = largest(spec)
-            top.update({p["name"]: (top.get("T", 100) + 1) for p in spec if p["name"] == "layer"})
-            steps = changes(name, spec, top, args.rounds)
+            if args.at_cell:
+                top = dict(CELLS[name])
+            else:
+                top = largest(spec)
+                top.update({p["name"]: (top.get("T", 100) + 1) for p in spec if p["name"] == "layer"})
+            steps = changes(name, spec, top, args.rounds, at_cell=args.at_cell)
             driver.get(f"http://127.0.0.1:{server.server_address[1]}/book/{name}.html")
             out = driver.execute_async_script(RUN, name, top, steps)
             if isinstance(out, str):
@@ -203,11 +227,15 @@ def main() -> None:
         shutil.rmtree(site, ignore_errors=True)
         shutil.rmtree(profile, ignore_errors=True)
     record = {
-        "what": "live explorers: set() to the end of Plotly.react, at the largest settings",
+        "what": "live explorers: set() to the end of Plotly.react, at the "
+                + ("chapter cells' parameters" if args.at_cell else "largest settings"),
         "budget": BUDGET, "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                     "load_average": os.getloadavg(), "chromium": version},
-        "command": "python benchmarks/live_latency.py", "explorers": results,
+        "command": "python benchmarks/live_latency.py"
+                   + (" --at-cell" if args.at_cell else "")
+                   + ("" if args.explorers == list(CELLS) else " --explorers " + " ".join(args.explorers)),
+        "explorers": results,
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(record, indent=1))

@@ -46,7 +46,8 @@ import pytest
 import dualfilter as df
 from dualfilter import brute_force, explore
 from dualfilter.explore.linear_vs_nonlinear import CONCENTRATIONS, EXACT_SEQUENCES
-from web_engine_compare import TOL, _sensitivity, mc_mmse_on_paths, mismatch, riccati_conditioning
+from web_engine_compare import TOL, _sensitivity, compare_depth, mc_mmse_on_paths, mismatch, \
+    riccati_conditioning
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "artifacts" / "screenshots" / "live"
@@ -276,7 +277,8 @@ def _check_book_model(state, problems, concentration=None):
         return
     c = p["emission_concentration"] if concentration is None else concentration
     hmm = df.random_hmm(p["n_states"], p["n_tokens"], seed=p["seed"], stickiness=p["stickiness"],
-                        emission_concentration=c)
+                        emission_concentration=c,
+                        transition_concentration=p.get("transition_concentration", 1.0))
     page = _model(state)
     for key in ("A", "C", "mu"):
         if not np.array_equal(getattr(page, key), getattr(hmm, key)):
@@ -426,12 +428,26 @@ def recompute_attention(state):
     return problems
 
 
+def recompute_depth(state):
+    """The four error curves, L_eps and the rule's a (web_engine_compare.compare_depth: the
+    solvers' curves within 100 times the package's own sensitivity to rounding, which is
+    large for Anderson and for Jacobi on sticky models)."""
+    problems = []
+    _check_book_model(state, problems)
+    problems += compare_depth(state)
+    out = state["outputs"]
+    if out["tokens"] != state["tokens"]:
+        problems.append("tokens differ from the exported path")
+    return problems
+
+
 RECOMPUTE = {
     "filter_explorer": recompute_filter,
     "linear_vs_nonlinear_explorer": recompute_linear_vs_nonlinear,
     "simplex_explorer": recompute_simplex,
     "fixed_point_explorer": recompute_fixed_point,
     "attention_explorer": recompute_attention,
+    "depth_explorer": recompute_depth,
 }
 
 
@@ -493,6 +509,8 @@ INVALID = [
     ("attention_explorer", {"token": 7}),
     ("simplex_explorer", {"n_states": 4}),
     ("linear_vs_nonlinear_explorer", {"emission_concentration": 0.3}),
+    ("depth_explorer", {"memory": 0}),
+    ("depth_explorer", {"T": 10}),
 ]
 
 
