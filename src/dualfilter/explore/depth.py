@@ -11,7 +11,7 @@ import dualfilter as df
 from dualfilter.solvers import damped_relaxation
 
 from .. import plots
-from ._base import MODEL_KEYS, Explorer, Param, document_factory, make_model, model_params
+from ._base import MODEL_KEYS, Explorer, Param, document_factory, model_params
 
 __all__ = ["DepthExplorer", "depth_explorer", "METHODS", "STOP", "CAP_FACTOR",
            "solver_errors", "scan_errors", "first_below"]
@@ -116,7 +116,7 @@ class DepthExplorer(Explorer):
     ) + (
         Param("transition_concentration", "log", 1.0, "transition conc.", 0.03, 30.0, step=0.05,
               doc="the Dirichlet concentration of the rows of the random part of A"),
-        Param("memory", "int", 5, "Anderson memory m", 1, 10,
+        Param("memory", "int", 5, "memory m", 1, 10,
               doc="the number of past iterates Anderson acceleration combines"),
         Param("relax_rule", "bool", True, "damping: rule",
               doc="damped Jacobi takes a from the Toeplitz-symbol rule (else relax)"),
@@ -135,7 +135,7 @@ class DepthExplorer(Explorer):
         styles = {"scan": {"marker": "o", "ms": 4}}       # the colours: C0..C3 in order
         self.lines = plots.plot_layer_errors(
             self.ax, {m: np.zeros(1) for m in METHODS}, styles=styles,
-            ylabel=r"$\max_t \|x^{(\ell)}_t - \pi_t\|_1$", legend_loc="upper right", fixed=True)
+            ylabel=r"$\max_t \|x^{(\ell)}_t - \pi_t\|_1$", legend_loc="lower right", fixed=True)
         self.eps_line = self.ax.axhline(1e-6, color=plots.COLORS["truth"], ls=":", lw=1)
         self.ax.set_xlabel(r"layer $\ell$ (level $k$ for the scan)")
         self.dynamic = [*self.lines.values(), self.eps_line]
@@ -195,7 +195,7 @@ class DepthExplorer(Explorer):
             plots.set_errors(self.lines[m], data[f"errors_{m}"])
             self.lines[m].set_label(label)
         self.eps_line.set_ydata([p["eps"], p["eps"]])
-        self.ax.legend(fontsize=plots.LEGEND_FONTSIZE, loc="upper right")
+        self.ax.legend(fontsize=plots.LEGEND_FONTSIZE, loc="lower right")
         self.ax.set_xlim(-0.5, CAP_FACTOR * (p["T"] + 1) + 0.5)
         top = max(float(np.max(data[f"errors_{m}"])) for m in METHODS)
         self.ax.set_ylim(plots.ERROR_FLOOR / 3, 10.0 ** max(1, math.ceil(math.log10(3 * top))))

@@ -89,7 +89,7 @@ export function figure(out, p, view) {
       title: plot.titled("max<sub>t</sub> ‖x<sub>t</sub><sup>(ℓ)</sup> − π<sub>t</sub>‖<sub>1</sub>") }),
     annotations: [plot.title(box, `d = ${p.n_states}, T = ${T}, stickiness ${p.stickiness}, ε = ${p.eps.toExponential(0)}`)],
     showlegend: true,
-    legend: plot.legendAt(box, "upper right"),
+    legend: plot.legendAt(box, "lower right"),
   };
   return { data, layout, heightRatio: view.narrow ? 0.9 : 0.5 };
 }
