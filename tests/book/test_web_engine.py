@@ -40,7 +40,7 @@ import pytest
 from scipy import special
 
 import dualfilter as df
-from web_engine_compare import TOL, compare_case, compare_depth, mismatch, model_of
+from web_engine_compare import TOL, compare_case, compare_depth, compare_rule, mismatch, model_of
 
 browser = pytest.mark.book   # every test here is under tests/book (marker book) anyway
 
@@ -229,10 +229,10 @@ def test_depth_solvers_scan_and_rule_agree_with_package(page, case):
     problems = compare_depth(out)
     hmm, tokens = model_of(out), np.array(out["tokens"])
     a, q = damped_relaxation(hmm)
-    for name, got, want in (("rule a", out["rule"]["relax"], a), ("rule q", out["rule"]["q"], q)):
-        problem = mismatch(name, [got], [want], tol=1e-12)
-        if problem:
-            problems.append(problem)
+    problems += compare_rule(hmm, out["rule"]["relax"])
+    problem = mismatch("rule q", [out["rule"]["q"]], [q], tol=1e-12)
+    if problem:
+        problems.append(problem)
     _, levels = df.parallel_scan(hmm, tokens, return_levels=True)
     problem = mismatch("scan levels", out["levels"], levels, tol=1e-12)
     if problem:

@@ -97,7 +97,8 @@ Semantics (the JavaScript twins implement the same):
   and strings are refused.
 - range: low <= value <= high after resolving refs with the new values of the earlier
   parameters. A ``float``/``log`` value within 1e-9 (relative) of a bound is snapped to it (a
-  log slider's ends are 10**log10(bound), which can miss the bound by one rounding).
+  log slider's ends are 10**log10(bound), which can miss the bound by one rounding); relative
+  to max(|low|, |high|, high - low) for a float, to the bound itself for a log parameter.
 - ``set`` is partial: a parameter not given whose bounds or options moved (the layer when T
   drops) is clamped to the nearest bound (a choice not among its options becomes the last
   option); the factory resolves defaults in list order, refs included.
@@ -301,10 +302,14 @@ class Param:
             value = number
         low, high = self.bounds(params)
         if self.kind in ("float", "log") and math.isfinite(value):
-            scale = max(abs(low), abs(high), high - low)
-            if abs(value - low) <= SNAP * scale:
+            # a log slider spans decades: relative to the bound itself (else every value
+            # within 1e-9 (high - low) of a tiny low end, e.g. eps in [1e-12, 1e-2], snaps)
+            scale_low = scale_high = max(abs(low), abs(high), high - low)
+            if self.kind == "log":
+                scale_low, scale_high = abs(low), abs(high)
+            if abs(value - low) <= SNAP * scale_low:
                 value = float(low)
-            elif abs(value - high) <= SNAP * scale:
+            elif abs(value - high) <= SNAP * scale_high:
                 value = float(high)
         if not low <= value <= high:
             if low == high:

@@ -153,9 +153,11 @@ export function checkParam(p, value, params) {
   }
   const [low, high] = bounds(p, params);
   if ((p.kind === "float" || p.kind === "log") && Number.isFinite(value)) {
+    // relative to the bound itself on a log slider (explore/_base.py, Param.check)
     const scale = Math.max(Math.abs(low), Math.abs(high), high - low);
-    if (Math.abs(value - low) <= SNAP * scale) value = low;
-    else if (Math.abs(value - high) <= SNAP * scale) value = high;
+    const [scaleLow, scaleHigh] = p.kind === "log" ? [Math.abs(low), Math.abs(high)] : [scale, scale];
+    if (Math.abs(value - low) <= SNAP * scaleLow) value = low;
+    else if (Math.abs(value - high) <= SNAP * scaleHigh) value = high;
   }
   if (!(low <= value && value <= high)) {
     const kind = p.kind === "int" ? "int" : "float";
