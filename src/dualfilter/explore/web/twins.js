@@ -235,7 +235,11 @@ function sliderScale(p, params) {
 
 function readout(p, value) {
   if (p.kind === "int") return String(value);
-  if (p.kind === "log") return Number(value.toPrecision(3)).toString();
+  if (p.kind === "log") {
+    // a tolerance such as 1e-6 reads 1e-6, not 0.000001 (the readout column is narrow)
+    if (value !== 0 && Math.abs(value) < 1e-3) return value.toExponential(1).replace(".0e", "e");
+    return Number(value.toPrecision(3)).toString();
+  }
   return Number(value.toFixed(decimals(p.step))).toString();
 }
 
@@ -268,7 +272,7 @@ const CSS = `
 .dualfilter-twin { margin: 0.5em 0 1em; max-width: 100%; overflow-x: hidden; }
 .dualfilter-twin .dft-controls { display: grid; grid-template-columns: repeat(auto-fill, minmax(235px, 1fr));
   gap: 0.25em 1.2em; margin: 0 0 0.4em; font-size: 0.85rem; }
-.dualfilter-twin .dft-control { display: grid; grid-template-columns: 7.6em minmax(0, 1fr) 3.6em;
+.dualfilter-twin .dft-control { display: grid; grid-template-columns: 7.6em minmax(0, 1fr) 4.2em;
   align-items: center; gap: 0.4em; min-width: 0; }
 .dualfilter-twin .dft-control label { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .dualfilter-twin .dft-control input[type=range] { width: 100%; min-width: 0; margin: 0; height: 1.6em; }
