@@ -128,7 +128,9 @@ def _layer_kernel(A, CT, mu, tokens, rho, normalize, relax, out):
     finite = True
     for b in range(B):
         r[b, :] = mu
-        out[b, 0, :] = mu
+        rho_0 = rho[0, 0] if shared else rho[b, 0]
+        for i in range(d):
+            out[b, 0, i] = mu[i] if relax == 1.0 else relax * mu[i] + (1.0 - relax) * rho_0[i]
     for t in range(T):
         for b in range(B):
             rho_bt = rho[0, t] if shared else rho[b, t]

@@ -90,6 +90,26 @@ def test_relaxation_has_same_fixed_point(sequence):
     assert np.abs(rho - pi).max() < 1e-9
 
 
+def test_relaxed_layer_is_the_convex_combination_at_every_position(sequence):
+    # (1 - a) rho + a N(rho) at every position, position 0 included (N(rho)_0 = mu), for a
+    # single sequence, a batch, and the shared prior start
+    h, tokens = sequence
+    T, a = len(tokens), 0.3
+    rng = np.random.default_rng(5)
+    rho = rng.dirichlet(np.ones(h.n_states), size=T + 1)
+    expected = (1 - a) * rho + a * df.fixed_point_map(h, tokens, rho)
+    np.testing.assert_allclose(df.dual_filter(h, tokens, 1, init=rho, relax=a), expected,
+                               rtol=0, atol=1e-15)
+    batch = np.stack([rho, rng.dirichlet(np.ones(h.n_states), size=T + 1)])
+    both = np.stack([tokens, tokens])
+    expected = (1 - a) * batch + a * df.fixed_point_map(h, both, batch)
+    np.testing.assert_allclose(df.dual_filter(h, both, 1, init=batch, relax=a), expected,
+                               rtol=0, atol=1e-15)
+    prior = h.prior_marginals(T)
+    expected = (1 - a) * prior + a * df.fixed_point_map(h, tokens, prior)
+    np.testing.assert_allclose(df.dual_filter(h, tokens, 1, relax=a), expected, rtol=0, atol=1e-15)
+
+
 def test_contributions_reconstruct_the_layer(sequence):
     h, tokens = sequence
     T = len(tokens)
