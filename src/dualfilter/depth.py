@@ -13,8 +13,7 @@ errors, amplified by the transient, might set an error floor near eps.
 seeds, horizons T): ``DEFAULT_GRID`` is the small grid the chapter computes live,
 ``FULL_GRID`` the one ``benchmarks/depth_study.py`` runs once and stores in
 ``book/data/depth_study.json``. The runs of the grid's ``exact_cells`` also get the
-fixed-point depth (:func:`add_exact_depths`; in the stored file: float64 is never early, and
-later in 14 of 100 runs, all at T >= 400).
+fixed-point depth (:func:`add_exact_depths`; chapter 9 compares the two).
 
 Linear analysis. Linearised at the fixed point pi, the layer map sends an error sequence e to
 (J e)_t = sum_{u<t} e_u J_u A^{t-u}, with J_s the Jacobian of the normalised innovation at
