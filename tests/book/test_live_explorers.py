@@ -444,9 +444,10 @@ def recompute_real_text(state):
     p, out = state["params"], state["outputs"]
     hmm, tokens = _model(state), np.array(state["tokens"], dtype=np.int64)
     stored = explore.real_text.load_model(p["n_states"])
-    for key in ("A", "C", "mu"):
-        if not np.array_equal(getattr(hmm, key), getattr(stored, key)):
-            problems.append(f"model: {key} is not the stored model's")
+    for key in ("A", "C", "mu"):         # the engine divides rows by their sums: rounding
+        err = np.abs(getattr(hmm, key) - getattr(stored, key)).max()
+        if err > 1e-15:
+            problems.append(f"model: {key} differs from the stored model's by {err:.3g}")
     if not np.array_equal(tokens, text.encode(p["text"])) or out["tokens"] != state["tokens"]:
         problems.append("tokens are not text.encode(text)")
     pi = df.predict(hmm, tokens)
