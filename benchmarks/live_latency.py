@@ -8,12 +8,13 @@ setting (n_states, n_tokens and T at their maxima, stickiness at its maximum, co
 at its minimum, the layer at T + 1), then changes one control at a time as a reader would
 (every control in turn, several steps each: sizes and T one step down and back up,
 stickiness and concentration a few slider steps, seeds, the layer and position over their
-range, the switches), and times each change in the page with ``performance.now()`` from the
+range, the switches; for the real-text explorer: the longest text, deleting and retyping its
+last characters, both model sizes, the layers over their range), and times each change in the page with ``performance.now()`` from the
 call of ``set`` until its promise resolves, which is after ``Plotly.react`` finished
 updating the figure (twins.js). The budget: median <= 50 ms and 95th percentile <= 100 ms per
 change, for every explorer.
 
-Run: ``python benchmarks/live_latency.py [--rounds 3] [--out benchmarks/results/live_latency.json]``
+Run: ``python benchmarks/live_latency.py [--rounds 3] [--only NAME ...] [--out benchmarks/results/live_latency.json]``
 (needs Debian's chromium and chromium-driver). Prints a table; the JSON has every timing.
 Timings depend on the machine and its load: the JSON records the load average.
 """
