@@ -106,6 +106,10 @@ def test_spec_is_json_and_agrees_with_the_controls(name):
             assert type(w).__name__ == "Dropdown"
             assert [v for _, v in w.options] == options
             continue
+        if kind == "text":
+            assert type(w).__name__ == "Text" and not w.continuous_update
+            assert 0 < p["low"] <= len(default) <= p["high"]
+            continue
         assert w.continuous_update == p["live"]
         assert w.step == pytest.approx(p["step"], rel=1e-12)
         low, high = value(p["low"]), value(p["high"])
@@ -438,6 +442,9 @@ MOVES = {
                              dict(seed=3), dict(n_states=10, T=100)],
     "attention_explorer": [dict(position=10), dict(position=3), dict(token=2), dict(layer=4),
                            dict(T=20), dict(position=7), dict(seed=5), dict(position=20)],
+    "real_text_explorer": [dict(layers=10), dict(layers=2), dict(relax=0.5), dict(n_states=16),
+                           dict(text="the return statement"), dict(layers=32), dict(relax=1.0),
+                           dict(text="x" * 100)],
 }
 
 

@@ -9,6 +9,9 @@ declarations are documented in :mod:`dualfilter.explore._base`):
 - :func:`simplex_explorer` (chapter 7): dual-filter layers moving in the probability simplex.
 - :func:`fixed_point_explorer` (chapter 8): the dual filter layer by layer against pi_t.
 - :func:`attention_explorer` (chapter 10): the "attention" matrix W[t, s] of one layer.
+- :func:`real_text_explorer` (chapter 13): next-character probabilities after a typed text,
+  exact predictor against the dual filter, for an HMM learned from English (the one explorer
+  that does not draw a random model).
 
 Every explorer draws the model ``random_hmm(n_states, n_tokens, seed=seed, stickiness=...,
 emission_concentration=...)`` and the path ``sample(hmm, T, seed=seed)``, computes with the
@@ -31,6 +34,7 @@ from .filter import FilterExplorer, filter_explorer
 from .fixed_point import FixedPointExplorer, fixed_point_explorer
 from .linear_vs_nonlinear import CONCENTRATIONS, EXACT_SEQUENCES, LinearVsNonlinearExplorer, \
     linear_vs_nonlinear_explorer
+from .real_text import RealTextExplorer, real_text_explorer
 from .simplex import SimplexExplorer, simplex_explorer
 
 __all__ = [
@@ -39,6 +43,7 @@ __all__ = [
     "simplex_explorer",
     "fixed_point_explorer",
     "attention_explorer",
+    "real_text_explorer",
     "EXPLORERS",
     "parameter_spec",
     "all_specs",
@@ -54,6 +59,7 @@ EXPLORERS: dict[str, type[Explorer]] = {
     "simplex_explorer": SimplexExplorer,
     "fixed_point_explorer": FixedPointExplorer,
     "attention_explorer": AttentionExplorer,
+    "real_text_explorer": RealTextExplorer,
 }
 
 
