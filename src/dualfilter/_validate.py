@@ -251,3 +251,72 @@ def check_finite_result(value, what: str):
             f"(rescale them, e.g. so that their entries are at most 1e100)"
         )
     return value
+
+
+def check_token_sequences(tokens, n_tokens=None, name: str = "tokens"):
+    """Training data as a list of C-contiguous int64 sequences, and the vocabulary size.
+
+    ``tokens`` is one sequence (a 1-D array_like of integers), a batch of sequences of the
+    same length (a 2-D array, one sequence per row), or a list or tuple of 1-D sequences of
+    any lengths. Every sequence must be non-empty and its entries integers in
+    0..n_tokens-1; ``n_tokens=None`` takes the largest token plus one. Floats are refused
+    even when integral, as in :func:`check_tokens`.
+
+    Returns
+    -------
+    sequences : list of ndarray of int64, each of shape (T_k,), T_k >= 1
+    n_tokens : int
+
+    Raises
+    ------
+    ValueError
+        On empty data (no sequence, or a sequence of length zero), a ragged nested list
+        that is not a list of 1-D sequences, non-integer entries, or a token out of range;
+        the message names the sequence and position.
+    """
+    if n_tokens is not None:
+        n_tokens = check_int(n_tokens, "n_tokens", low=1)
+    if isinstance(tokens, (list, tuple)) and tokens and all(
+        np.ndim(seq) >= 1 for seq in tokens
+    ):
+        raw = [_integer_array(seq, f"sequence {k} of {name}") for k, seq in enumerate(tokens)]
+    else:
+        arr = _integer_array(tokens, name)
+        if arr.ndim == 1:
+            raw = [arr]
+        elif arr.ndim == 2:
+            raw = list(arr)
+        else:
+            raise ValueError(
+                f"{name} must be one sequence (T,), a batch (B, T) or a list of sequences, "
+                f"got an array of shape {arr.shape}"
+            )
+    if not raw:
+        raise ValueError(f"{name} is empty: there is no sequence to learn from")
+    sequences = []
+    for k, seq in enumerate(raw):
+        where = f"sequence {k} of {name}" if len(raw) > 1 else name
+        if seq.ndim != 1:
+            raise ValueError(f"{where} must be 1-dimensional, got shape {seq.shape}")
+        if seq.size == 0:
+            raise ValueError(f"{where} is empty: every sequence needs at least one token")
+        sequences.append(np.ascontiguousarray(seq, dtype=np.int64))
+    low = min(int(seq.min()) for seq in sequences)
+    if low < 0:
+        k = next(k for k, seq in enumerate(sequences) if seq.min() < 0)
+        t = int(np.argmax(sequences[k] < 0))
+        raise ValueError(
+            f"token {int(sequences[k][t])} at position {t} of sequence {k} of {name} is "
+            f"negative: tokens are integers 0..n_tokens-1"
+        )
+    high = max(int(seq.max()) for seq in sequences)
+    if n_tokens is None:
+        n_tokens = high + 1
+    elif high >= n_tokens:
+        k = next(k for k, seq in enumerate(sequences) if seq.max() >= n_tokens)
+        t = int(np.argmax(sequences[k] >= n_tokens))
+        raise ValueError(
+            f"token {int(sequences[k][t])} at position {t} of sequence {k} of {name} is "
+            f"outside the vocabulary 0..{n_tokens - 1} (n_tokens = {n_tokens})"
+        )
+    return sequences, n_tokens

@@ -13,12 +13,13 @@ filtering recursion of the package involved beyond the definition of the joint l
 
 from __future__ import annotations
 
-import itertools
 
 import numpy as np
 
 from ._validate import check_array_size, check_function, check_hmm, check_horizon, check_int
-from .model import HMM
+from .control import _backward
+from .filtering import _forward
+from .model import _BLOCK, HMM, _rng, _sample_kernel
 
 __all__ = ["all_sequences", "joint_weights", "mmse", "best_additive_mse", "estimator_mse", "mc_mmse"]
 
@@ -48,9 +49,9 @@ def all_sequences(n_tokens: int, T: int) -> np.ndarray:
                          or n_tokens**T > MAX_SEQUENCES):
         raise ValueError(f"{n_tokens}^{T} sequences is too many to enumerate (max {MAX_SEQUENCES})")
     check_array_size((n_tokens**T, T), "all_sequences(n_tokens, T)")
-    return np.array(list(itertools.product(range(n_tokens), repeat=T)), dtype=np.int64).reshape(
-        n_tokens**T, T
-    )
+    # row k is k written in base n_tokens with T digits, most significant first
+    powers = n_tokens ** np.arange(T - 1, -1, -1, dtype=np.int64)
+    return (np.arange(n_tokens**T, dtype=np.int64)[:, None] // powers) % n_tokens
 
 
 def joint_weights(hmm: HMM, T: int) -> tuple[np.ndarray, np.ndarray]:
@@ -178,19 +179,16 @@ def mc_mmse(lp, f, seed, paths: int) -> float:
     -------
     float
     """
-    from .control import _backward
-    from .filtering import predict
-    from .model import sample
-
     hmm, T = lp.hmm, lp.T
     f = check_function(hmm, f)
     seed = check_int(seed, "seed", low=0)
     paths = check_int(paths, "paths", low=1)
     y, u = _backward(hmm, f, T, gains=lp.gains)
     offset = hmm.mu @ y[0]                      # S_lin = mu(y_0) - sum_t u_t(z_t)
-    gap = 0.0
-    for k in range(paths):
-        _, tokens = sample(hmm, T, seed=(seed, k))
-        s_lin = offset - u[np.arange(T), tokens].sum()
-        gap += (predict(hmm, tokens)[T] @ f - s_lin) ** 2
-    return lp.mse(f) - gap / paths
+    tokens = np.empty((paths, T), dtype=np.int64)
+    for k in range(paths):                      # path k is sample(hmm, T, seed=(seed, k))
+        uniforms = _rng((seed, k)).random(2 * T + 1)
+        tokens[k] = _sample_kernel(hmm.A, hmm.C, hmm.mu, uniforms, T, _BLOCK)[1]
+    s_lin = offset - u[np.arange(T), tokens].sum(axis=1)
+    gap = np.mean((_forward(hmm, tokens)[0][:, T] @ f - s_lin) ** 2)
+    return lp.mse(f) - gap

@@ -31,6 +31,7 @@ equal numbers:
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from ._validate import check_array_size, check_finite_result, check_function, check_hmm, check_horizon, check_tokens
 from .control import _backward, _estimate
@@ -41,19 +42,52 @@ __all__ = ["linear_predictor", "LinearPredictor"]
 PINV_CUTOFF = 1e-12
 
 
-def _psd_pinv(S: np.ndarray) -> np.ndarray:
+@njit(cache=True)
+def _psd_pinv(S, cutoff):
     """Pseudo-inverse of a symmetric positive semi-definite matrix (see the module docstring)."""
     w, V = np.linalg.eigh(S)
-    keep = w > PINV_CUTOFF * max(1.0, w[-1])
-    Vk = V[:, keep]
-    return (Vk / w[keep]) @ Vk.T
+    top = max(1.0, w[-1])
+    out = np.zeros_like(S)
+    for k in range(w.shape[0]):
+        if w[k] > cutoff * top:
+            v = V[:, k]
+            out += np.outer(v, v) / w[k]
+    return out
 
 
-def _noise_covariance(p: np.ndarray, M: np.ndarray) -> np.ndarray:
+@njit(cache=True)
+def _noise_covariance(p, M):
     """sum_x p(x) (diag(M_x) - M_x^T M_x) for a row-stochastic M, positive semi-definite."""
-    cov = -(M.T @ (p[:, None] * M))
-    np.fill_diagonal(cov, p @ (M * (1.0 - M)))
+    pM = M * p.reshape(-1, 1)
+    cov = -(M.T @ pM)
+    diag = p @ (M * (1.0 - M))
+    for j in range(cov.shape[0]):
+        cov[j, j] = diag[j]
     return cov
+
+
+@njit(cache=True)
+def _riccati_kernel(A, C, mu, p, cutoff, Sigma, gains):
+    """Fill Sigma (T+1, d, d) and gains (T, n_tokens, d) by the Riccati recursion (Joseph form).
+
+    p (T+1, d) holds the prior marginals p_t = mu A^t.
+    """
+    T = gains.shape[0]
+    d = A.shape[0]
+    eye = np.eye(d)
+    Sigma[0] = _noise_covariance(np.ones(1), mu.reshape(1, -1))
+    CT = np.ascontiguousarray(C.T)
+    AT = np.ascontiguousarray(A.T)
+    for t in range(T):
+        S = np.ascontiguousarray(Sigma[t])
+        R = _noise_covariance(p[t], C)
+        SC = S @ C
+        G = SC @ _psd_pinv(CT @ SC + R, cutoff)          # (d, n_tokens)
+        F = eye - G @ CT
+        posterior = F @ S @ F.T + G @ R @ G.T            # Joseph form
+        nxt = AT @ posterior @ A + _noise_covariance(p[t], A)
+        Sigma[t + 1] = 0.5 * (nxt + nxt.T)
+        gains[t] = G.T @ A                               # S^+ C^T Sigma_t A
 
 
 class LinearPredictor:
@@ -73,24 +107,11 @@ class LinearPredictor:
     def __init__(self, hmm: HMM, T: int):
         self.hmm = hmm
         self.T = T
-        A, C = hmm.A, hmm.C
         d, n = hmm.n_states, hmm.n_tokens
-        p = _prior_marginals(hmm, T)
         self.Sigma = np.empty((T + 1, d, d))
         self.gains = np.empty((T, n, d))
-        self.Sigma[0] = _noise_covariance(np.ones(1), hmm.mu[None, :])
-        eye = np.eye(d)
-        for t in range(T):
-            Sigma = self.Sigma[t]
-            R = _noise_covariance(p[t], C)
-            SC = Sigma @ C
-            S_pinv = _psd_pinv(C.T @ SC + R)
-            G = SC @ S_pinv                                 # (d, n)
-            F = eye - G @ C.T
-            posterior = F @ Sigma @ F.T + G @ R @ G.T       # Joseph form
-            nxt = A.T @ posterior @ A + _noise_covariance(p[t], A)
-            self.Sigma[t + 1] = 0.5 * (nxt + nxt.T)
-            self.gains[t] = G.T @ A                         # S^+ C^T Sigma_t A
+        _riccati_kernel(hmm.A, hmm.C, hmm.mu, _prior_marginals(hmm, T), PINV_CUTOFF,
+                        self.Sigma, self.gains)
         check_finite_result(self.Sigma, "linear_predictor")
 
     def mse(self, f) -> float:

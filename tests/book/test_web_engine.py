@@ -433,6 +433,6 @@ def test_engine_ships_with_the_package():
     import tomllib
 
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    data = config["tool"]["setuptools"]["package-data"]["dualfilter"]
-    assert "explore/web/*.js" in data
+    data = config["tool"]["setuptools"]["package-data"]["dualfilter.explore"]
+    assert "web/*.js" in data and "web/explorers/*.js" in data
     assert ENGINE.exists()

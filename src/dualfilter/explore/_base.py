@@ -19,6 +19,9 @@ Public protocol (every explorer)
   generated, here and in the JavaScript twins of the static pages.
 - explorers with a ``layer`` parameter also have ``ex.animation(layers=None)``, an HTML player
   that needs no kernel.
+- ``ex.twin()``: the explorer live on the static HTML page (:mod:`dualfilter.explore.twin`):
+  the same controls, generated from ``ex.spec()``, recomputed in the browser by
+  ``web/engine.js`` and drawn with Plotly.js; the static figure without JavaScript.
 
 How to add an explorer
 ----------------------
@@ -50,6 +53,15 @@ How to add an explorer
 4. Test it in ``tests/test_explore.py``: drive it through ``set`` and compare ``ex.data`` with
    the package; the generic tests (spec against controls, invalid input, blit against a full
    redraw) pick it up from ``EXPLORERS``.
+5. Give it a live twin for the web pages: write ``web/explorers/<factory name>.js`` exporting
+   ``compute(p, ctx)`` (the same arrays as ``_compute``, under the same names, with the
+   functions of ``web/engine.js``; add any the engine lacks there, with a test in
+   ``tests/book/test_web_engine.py``) and ``figure(outputs, p, view)`` (the Plotly figure,
+   styled with ``web/plotstyle.js``); the header of ``web/twins.js`` gives the details and
+   ``web/explorers/fixed_point_explorer.js`` is a model. In the chapter, display
+   ``ex.twin()`` instead of ``ex.figure``. Then add the explorer's page and a
+   ``recompute`` function to ``tests/book/test_live_explorers.py`` (``TWINS``): the test
+   moves every control to its extremes and compares the page with the package.
 
 What an explorer may touch: the public package API (to compute), :mod:`dualfilter.plots` (to
 draw; no colours, markers or floors of its own), matplotlib layout (axes positions, limits,
@@ -550,6 +562,13 @@ class Explorer(ABC):
         """An ipywidgets VBox: the controls, a status line and the figure (a PNG image)."""
         self._build_widget()
         return self._widget
+
+    def twin(self):
+        """The live twin of this explorer for the static web pages (an HTML block; the static
+        figure in a notebook or without JavaScript). See :mod:`dualfilter.explore.twin`."""
+        from .twin import Twin
+
+        return Twin(self)
 
     def png(self) -> bytes:
         """The figure as PNG bytes, as the widget shows it (rendered incrementally)."""

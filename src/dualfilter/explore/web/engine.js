@@ -64,6 +64,9 @@
  *       inverse-CDF draws X_0 ~ mu (uniforms[0]), Z_t ~ C[X_t] (uniforms[2t+1]),
  *       X_{t+1} ~ A[X_t] (uniforms[2t+2]): df.sample's layout and rule, so the package's
  *       kernel draws the same path from the same uniforms.
+ *   sampleFromUniforms(hmm, T, uniforms (>= 2T+1)) -> {states, tokens, uniforms}
+ *       the same rule on given uniforms in [0, 1): with numpy.random.default_rng(seed)
+ *       .random(2T+1), which a page embeds at build time, it is df.sample(hmm, T, seed=seed).
  *
  * The nonlinear predictor (chapter 2)
  *   forward(hmm, tokens) -> {pi (T+1, d), evidence (T), logLikelihood}
@@ -609,6 +612,23 @@ export function sample(hmm, T, seed) {
   hmm = checkHmm(fn, hmm);
   checkHorizon(fn, T);
   return sampleRaw(hmm, T, new Xoshiro128(checkSeed(fn, seed)));
+}
+
+export function sampleFromUniforms(hmm, T, uniforms) {
+  const fn = "sampleFromUniforms";
+  hmm = checkHmm(fn, hmm);
+  checkHorizon(fn, T);
+  const u = toVector(fn, "uniforms", uniforms);
+  if (u.length < 2 * T + 1) {
+    throw new EngineError(fn, "uniforms", `uniforms must hold at least 2T + 1 = ${2 * T + 1} numbers, got ${u.length}`);
+  }
+  for (let i = 0; i < 2 * T + 1; i++) {
+    if (!(u[i] >= 0 && u[i] < 1)) {
+      throw new EngineError(fn, "uniforms", `uniforms[${i}] must lie in [0, 1), got ${show(u[i])}`);
+    }
+  }
+  let i = 0;
+  return sampleRaw(hmm, T, { next: () => u[i++] });
 }
 
 // ------------------------------------------------------------------------------------------
