@@ -16,8 +16,9 @@ at d = 8, 64, 256 for T = 1600. Every time is the minimum over interleaved repet
 (the machine is shared: the minimum is the least disturbed run); ratios are taken within
 one run. The package's kernels run with OpenBLAS limited to one thread (threadpoolctl): on
 this shared two-core machine a two-thread BLAS measured four times slower than one thread
-under load. dynamax runs with JAX's defaults. The chapter imports this file (``grid``,
-``depth_of``) and shows the stored JSON.
+under load. dynamax runs with JAX's defaults. Chapter 11 imports this file (``first_below`` in
+book/11-few-layers.md; ``grid``, ``depth_of``, ``solver_errors``, ``scan_errors`` and the stored
+JSON in its section book/11a-solvers.md).
 """
 
 from __future__ import annotations

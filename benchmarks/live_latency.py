@@ -8,14 +8,15 @@ setting (n_states, n_tokens and T at their maxima, stickiness at its maximum, co
 at its minimum, the layer at T + 1), then changes one control at a time as a reader would
 (every control in turn, several steps each: sizes and T one step down and back up,
 stickiness and concentration a few slider steps, seeds, the layer and position over their
-range, the switches), and times each change in the page with ``performance.now()`` from the
+range, the switches; for the real-text explorer: the longest text, deleting and retyping its
+last characters, both model sizes, the layers over their range), and times each change in the page with ``performance.now()`` from the
 call of ``set`` until its promise resolves, which is after ``Plotly.react`` finished
 updating the figure (twins.js). The budget: median <= 50 ms and 95th percentile <= 100 ms per
 change, for every explorer.
 
-Run: ``python benchmarks/live_latency.py [--rounds 3] [--out benchmarks/results/live_latency.json]
-[--explorers NAME ...] [--at-cell]`` (``--at-cell``: the changes around the chapter cell's
-parameters, the default size, instead of the largest settings)
+Run: ``python benchmarks/live_latency.py [--rounds 3] [--only NAME ...] [--at-cell] [--out benchmarks/results/live_latency.json]``
+(``--at-cell``: the changes around the chapter cell's parameters, the default size, instead of
+the largest settings)
 (needs Debian's chromium and chromium-driver). Prints a table; the JSON has every timing.
 Timings depend on the machine and its load: the JSON records the load average.
 """
@@ -54,18 +55,29 @@ CELLS = {
     "depth_explorer": dict(n_states=8, n_tokens=8, T=100, stickiness=0.8, emission_concentration=1.0,
                            transition_concentration=1.0, seed=0, memory=5, relax_rule=True, relax=0.5,
                            eps=1e-6),
+    "real_text_explorer": dict(text=explore.real_text.DEFAULT_TEXT, n_states=64, layers=4, relax=1.0),
 }
+# the longest text the real-text explorer takes (a reader typing: one character at a time)
+LONG_TEXT = ("the value of the expression list is returned to the caller, and the function "
+             "call ends here, even inside a loop or a try statement")[: explore.real_text.MAX_CHARS]
 
 
 def largest(spec: list[dict]) -> dict:
     out = {}
     for p in spec:
-        if p["name"] in ("n_states", "n_tokens", "T") and p["control"] and p["low"] != p["high"]:
+        if (p["name"] in ("n_states", "n_tokens", "T") and p["control"] and p["kind"] == "int"
+                and p["low"] != p["high"]):
             out[p["name"]] = p["high"]
         elif p["name"] == "stickiness":
             out[p["name"]] = p["high"]
         elif p["name"] == "emission_concentration":
             out[p["name"]] = p["low"] if p["kind"] == "log" else p["options"][0]
+        elif p["kind"] == "text":
+            out[p["name"]] = LONG_TEXT
+        elif p["name"] == "n_states" and p["kind"] == "choice":
+            out[p["name"]] = max(p["options"])
+        elif p["name"] == "layers":
+            out[p["name"]] = p["high"]
     return out
 
 
@@ -79,7 +91,13 @@ def changes(name: str, spec: list[dict], top: dict, rounds: int, at_cell: bool =
             if not p["control"]:
                 continue
             n = p["name"]
-            if n in ("n_states", "n_tokens", "T"):
+            if p["kind"] == "text":           # typing: delete the last character, retype it
+                steps += [{n: LONG_TEXT[:-1]}, {n: LONG_TEXT}, {n: LONG_TEXT[:-2]}, {n: LONG_TEXT}]
+            elif n == "n_states" and p["kind"] == "choice":
+                steps += [{n: o} for o in p["options"]]
+            elif n == "layers":
+                steps += [{n: v} for v in (0, 1, p["high"] // 4, p["high"] // 2, p["high"])]
+            elif n in ("n_states", "n_tokens", "T"):
                 if p["low"] == p["high"]:
                     continue
                 value = top[n] if at_cell else p["high"]
@@ -137,8 +155,10 @@ const [name, top, steps] = [arguments[0], arguments[1], arguments[2]];
   const ex = window.dualfilterExplorers.find((e) => e.name === name);
   await ex.draw();
   await ex.set(top);
-  for (let k = 0; k < 3; k++) { await ex.set({seed: 10 + k}); }   // warm-up (JIT)
-  await ex.set({seed: 0});
+  const warm = "seed" in ex.state().params
+    ? [{seed: 10}, {seed: 11}, {seed: 12}, {seed: 0}]
+    : [{text: top.text.slice(0, -3)}, {text: top.text.slice(0, -4)}, {text: top.text}];
+  for (const step of warm) await ex.set(step);       // warm-up (JIT)
   const out = [];
   for (const step of steps) {
     const t0 = performance.now();
@@ -157,7 +177,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="passes over the controls")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "live_latency.json"))
-    parser.add_argument("--explorers", nargs="*", default=list(CELLS),
+    parser.add_argument("--only", nargs="*", default=list(CELLS), choices=list(CELLS),
                         help="the explorers to time (default: all)")
     parser.add_argument("--at-cell", action="store_true",
                         help="time the changes around the chapter cell's parameters (the default "
@@ -187,7 +207,7 @@ def main() -> None:
     driver.set_script_timeout(900)
     results = {}
     try:
-        for name in args.explorers:
+        for name in args.only:
             spec = explore.parameter_spec(name)
             if args.at_cell:
                 top = dict(CELLS[name])
@@ -234,7 +254,7 @@ def main() -> None:
                     "load_average": os.getloadavg(), "chromium": version},
         "command": "python benchmarks/live_latency.py"
                    + (" --at-cell" if args.at_cell else "")
-                   + ("" if args.explorers == list(CELLS) else " --explorers " + " ".join(args.explorers)),
+                   + ("" if args.only == list(CELLS) else " --only " + " ".join(args.only)),
         "explorers": results,
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

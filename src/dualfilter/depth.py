@@ -6,10 +6,14 @@ Depth. For a tolerance eps the depth of a run is
 
 measured by :func:`measure_depth` from the prior start, with or without relaxation; a run that
 does not reach eps within its layer cap is *censored* (``None``), never a depth.
+:func:`measure_depth_exact` measures the same depth of the unrelaxed iteration in fixed-point
+integer arithmetic (160 bits by default), so that float64 depths can be checked where rounding
+errors, amplified by the transient, might set an error floor near eps.
 :func:`run_study` measures a grid of random models (stickiness, emission concentration,
 seeds, horizons T): ``DEFAULT_GRID`` is the small grid the chapter computes live,
 ``FULL_GRID`` the one ``benchmarks/depth_study.py`` runs once and stores in
-``book/data/depth_study.json``.
+``book/data/depth_study.json``. The runs of the grid's ``exact_cells`` also get the
+fixed-point depth (:func:`add_exact_depths`; chapter 9 compares the two).
 
 Linear analysis. Linearised at the fixed point pi, the layer map sends an error sequence e to
 (J e)_t = sum_{u<t} e_u J_u A^{t-u}, with J_s the Jacobian of the normalised innovation at
@@ -25,17 +29,20 @@ which validate them.
 from __future__ import annotations
 
 import time
+from fractions import Fraction
 
 import numpy as np
 from numba import njit
 
+from ._validate import check_hmm, check_int, check_real, check_tokens
 from .filtering import predict
 from .fixed_point import dual_filter, fixed_point_map, prior_measures
 from .model import HMM, random_hmm, sample
 
-__all__ = ["DEFAULT_GRID", "FULL_GRID", "measure_depth", "second_eigenvalue", "forgetting_rate",
+__all__ = ["DEFAULT_GRID", "FULL_GRID", "measure_depth", "measure_depth_exact",
+           "second_eigenvalue", "forgetting_rate",
            "gain_jacobians", "apply_jacobian", "block_norm", "conditioning_study",
-           "symbol_radius", "linear_depth", "run_study", "runs", "ratio_table"]
+           "symbol_radius", "linear_depth", "run_study", "add_exact_depths", "runs", "ratio_table"]
 
 # The small grid of the default build (the chapter runs it live, in a few seconds).
 DEFAULT_GRID = dict(
@@ -46,6 +53,7 @@ DEFAULT_GRID = dict(
     horizons=[50, 100, 200],
     eps=1e-6,
     relaxed_cap=2,
+    exact_cells=[[0.95, 10.0, 200]],      # [stickiness, concentration, largest T]: exact depths
 )
 # The full-size grid (DUALFILTER_FULL=1 or this script): more seeds, a finer grid, T to 1600.
 FULL_GRID = dict(
@@ -56,6 +64,7 @@ FULL_GRID = dict(
     horizons=[50, 100, 200, 400, 800, 1600],
     eps=1e-6,
     relaxed_cap=2,
+    exact_cells=[[0.95, 10.0, 1600], [0.5, 0.1, 400]],
 )
 
 
@@ -73,6 +82,111 @@ def measure_depth(hmm, tokens, eps, *, relax=1.0, cap, normalize=True):
         nxt = fixed_point_map(hmm, tokens, rho, normalize=normalize)
         rho = nxt if relax == 1.0 else (1.0 - relax) * rho + relax * nxt
         if np.abs(rho - pi).sum(axis=1).max() < eps:
+            return layer
+    return None
+
+
+def _to_fixed(values, bits: int) -> list:
+    """Float64 values as the integers x * 2**bits, exactly (a float64 is such a multiple)."""
+    out = []
+    for v in np.ravel(np.asarray(values, dtype=np.float64)):
+        scaled = Fraction(float(v)) * 2**bits
+        if scaled.denominator != 1:
+            raise ValueError(f"bits={bits} is too few to hold {v!r} exactly")
+        out.append(int(scaled))
+    return out
+
+
+def measure_depth_exact(hmm, tokens, eps, *, cap, bits=160):
+    """L_eps of the unrelaxed normalised dual filter, in fixed-point integer arithmetic.
+
+    The same depth as ``measure_depth(hmm, tokens, eps, cap=cap)`` (relax = 1, normalised),
+    computed with rounding errors of 2**-bits instead of float64's 2**-53 relative, so that a
+    float64 depth can be checked where rounding errors, amplified by the transient of the
+    iteration (chapter 9), set an error floor near eps. Every number is an integer multiple of
+    2**-bits: the model is converted exactly (a float64 is such a multiple when bits is large
+    enough), sums are exact, and each product or quotient is rounded once to the grid. The
+    iteration is that of (FP) from the prior start, rho^(0)_t = mu A^t, and the layer map
+    N(rho)_t by the scan (eq-df-scan) with the normalised innovation,
+    r_{t+1} = (r_t + P(rho_t)^{z_t} - P(rho_t)) A, where P clips negative entries and always
+    renormalises (the float64 kernel skips renormalising a measure whose mass is one to
+    rounding: the same map). pi is the forward algorithm in the same arithmetic.
+
+    Parameters
+    ----------
+    hmm : HMM
+        The model (d states).
+    tokens : array_like of int, shape (T,)
+        The observed tokens z_0, ..., z_{T-1}.
+    eps : float
+        The tolerance, > 0, on max_t ||rho_t^(l) - pi_t||_1 (L^1 norm of the measures).
+    cap : int
+        The largest number of layers tried, >= 1.
+    bits : int, optional
+        Binary digits after the point, >= 53 (default 160).
+
+    Returns
+    -------
+    int or None
+        The first layer l in 1..cap with max_t ||rho_t^(l) - pi_t||_1 < eps, or None if no
+        layer up to ``cap`` reaches eps (a censored run).
+
+    Raises
+    ------
+    ValueError
+        If eps <= 0, cap < 1 or bits < 53; if an entry of the model is not a multiple of
+        2**-bits (raise ``bits``); if an iterate has no positive entry or a Bayes step sees
+        zero evidence (the package's kernel covers those degenerate cases, this check does not).
+    TypeError
+        If ``hmm`` is not an HMM, or an argument has the wrong type.
+
+    Notes
+    -----
+    The rows of the float64 matrix A sum to one only to rounding, and the scan (unlike the
+    forward algorithm) does not renormalise r_t, so even the fixed point of this arithmetic
+    differs from its forward algorithm by about T * 2**-53: eps must lie well above that.
+    Pure Python: about 60 microseconds per position and layer at d = 8, so a run costs about
+    T * L_eps * 60 microseconds.
+    """
+    check_hmm(hmm)
+    tokens = [int(z) for z in check_tokens(hmm, tokens)]
+    eps = check_real(eps, "eps")
+    if eps <= 0:
+        raise ValueError(f"eps must be positive, got {eps!r}")
+    cap = check_int(cap, "cap", low=1)
+    bits = check_int(bits, "bits", low=53)
+    d = hmm.n_states
+    a_cols = [_to_fixed(hmm.A[:, j], bits) for j in range(d)]
+    c_cols = [_to_fixed(hmm.C[:, z], bits) for z in range(hmm.n_tokens)]
+    mu = _to_fixed(hmm.mu, bits)
+
+    def times_a(v):
+        return [sum(x * a for x, a in zip(v, col)) >> bits for col in a_cols]
+
+    def bayes(q, c):                     # q^z for a non-negative q of positive evidence
+        w = [x * y for x, y in zip(q, c)]
+        evidence = sum(w) >> bits
+        if evidence <= 0:
+            raise ValueError("a Bayes step sees zero evidence")
+        return [x // evidence for x in w]
+
+    pi, rho = [mu], [mu]
+    for z in tokens:
+        pi.append(times_a(bayes(pi[-1], c_cols[z])))
+        rho.append(times_a(rho[-1]))
+    tol = eps * 2.0**bits
+    for layer in range(1, cap + 1):
+        r, out = mu, [mu]
+        for x, z in zip(rho, tokens):
+            q = [v if v > 0 else 0 for v in x]
+            mass = sum(q)
+            if mass <= 0:
+                raise ValueError("an iterate has no positive entry")
+            q = [(v << bits) // mass for v in q]
+            r = times_a([a + b - c for a, b, c in zip(r, bayes(q, c_cols[z]), q)])
+            out.append(r)
+        rho = out
+        if max(sum(abs(a - b) for a, b in zip(x, p)) for x, p in zip(rho, pi)) < tol:
             return layer
     return None
 
@@ -221,6 +335,8 @@ def run_study(params: dict, progress: bool = False) -> dict:
     """Measure every (stickiness, concentration, seed, T) of ``params``; see the module doc.
 
     Returns {"params": params, "records": [...], "seconds": wall time}, one record a run.
+    Runs of the cells listed in ``params["exact_cells"]`` ([stickiness, concentration, largest
+    T]) also get ``depth_exact`` (:func:`measure_depth_exact`).
     """
     start = time.perf_counter()
     d, eps = params["n_states"], params["eps"]
@@ -228,11 +344,11 @@ def run_study(params: dict, progress: bool = False) -> dict:
     for s in params["stickiness"]:
         for c in params["concentration"]:
             for seed in params["seeds"]:
-                hmm = random_hmm(d, d, seed=seed, stickiness=s, emission_concentration=c)
+                hmm = _study_model(d, s, c, seed)
                 lam2 = second_eigenvalue(hmm.A)
                 a = 1.0 - lam2**2
                 for T in params["horizons"]:
-                    _, tokens = sample(hmm, T, seed=1000 + seed)
+                    tokens = _study_tokens(hmm, T, seed)
                     plain = measure_depth(hmm, tokens, eps, cap=T + 1)
                     cap_r = params["relaxed_cap"] * T
                     relaxed = measure_depth(hmm, tokens, eps, relax=a, cap=cap_r)
@@ -245,8 +361,47 @@ def run_study(params: dict, progress: bool = False) -> dict:
                 if progress:
                     print(f"  s={s} c={c} seed={seed}: {time.perf_counter() - start:.0f} s",
                           flush=True)
-    return {"params": params, "records": records,
-            "seconds": round(time.perf_counter() - start, 1)}
+    result = {"params": params, "records": records,
+              "seconds": round(time.perf_counter() - start, 1)}
+    add_exact_depths(result, progress=progress)
+    return result
+
+
+def _study_model(d, s, c, seed) -> HMM:
+    """The random model of one run of the study (d states, d tokens)."""
+    return random_hmm(d, d, seed=seed, stickiness=s, emission_concentration=c)
+
+
+def _study_tokens(hmm, T, seed) -> np.ndarray:
+    """The tokens of one run of the study."""
+    return sample(hmm, T, seed=1000 + seed)[1]
+
+
+def add_exact_depths(result: dict, progress: bool = False) -> dict:
+    """Add ``depth_exact`` (:func:`measure_depth_exact`) to the runs of ``params["exact_cells"]``.
+
+    Each entry of ``exact_cells`` is [stickiness, concentration, largest T]; the runs of that
+    cell up to that T that have no ``depth_exact`` yet get one (same model and tokens as
+    :func:`run_study`). Updates and returns ``result``; the time spent is added to
+    ``result["seconds_exact"]``.
+    """
+    start = time.perf_counter()
+    P = result["params"]
+    for rec in result["records"]:
+        if "depth_exact" in rec or not any(
+                rec["stickiness"] == s_x and rec["concentration"] == c_x and rec["T"] <= T_x
+                for s_x, c_x, T_x in P.get("exact_cells", [])):
+            continue
+        hmm = _study_model(P["n_states"], rec["stickiness"], rec["concentration"], rec["seed"])
+        rec["depth_exact"] = measure_depth_exact(hmm, _study_tokens(hmm, rec["T"], rec["seed"]),
+                                                 P["eps"], cap=rec["T"] + 1)
+        if progress:
+            print(f"  exact s={rec['stickiness']} c={rec['concentration']} seed={rec['seed']} "
+                  f"T={rec['T']}: {rec['depth_exact']} (float64 {rec['depth']}), "
+                  f"{time.perf_counter() - start:.0f} s", flush=True)
+    result["seconds_exact"] = round(result.get("seconds_exact", 0.0)
+                                    + time.perf_counter() - start, 1)
+    return result
 
 
 def runs(records, stickiness, concentration, T, key="depth") -> list:

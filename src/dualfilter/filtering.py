@@ -16,9 +16,12 @@ Precision. The scaled pass keeps pi_t normalised, so it never underflows as a wh
 single probability can fall below the float64 range (a state that two near-impossible
 tokens in a row make ~1e-400 likely) and a later token can make that state the likely one.
 The scaled pass watches for this: whenever a probability that is positive in exact
-arithmetic is computed below ``UNDERFLOW`` (1e-280), it stops for that sequence and the
-forward algorithm continues in log space (logsumexp over states), which is exact for every
-model whose entries are representable in float64. The result is the same function; only
+arithmetic loses its relative precision (a product in the Bayes step falls below the smallest
+normal float64, ``MIN_NORMAL``; a predicted probability, a sum of d such products, falls
+below ``UNDERFLOW`` = 1e-280), it stops for that sequence and the forward algorithm continues
+in log space (logsumexp over states), which is exact for every model whose entries are
+representable in float64. A tiny but normal probability (an emission entry of 1e-300, say)
+is exact to rounding and does not trigger the switch. The result is the same function; only
 the cost differs (d^2 exponentials per step instead of one matrix-vector product).
 """
 
@@ -34,6 +37,9 @@ __all__ = ["predict", "log_likelihood", "next_token_probs"]
 
 # A probability that is positive in exact arithmetic and computed below this value may have
 # lost its relative precision (its terms underflowed): the log-space path takes over.
+# A product of two probabilities is exact to rounding unless it falls below the smallest
+# normal float64 (then it is subnormal or zero: its relative precision is lost).
+MIN_NORMAL = float(np.finfo(np.float64).tiny)
 UNDERFLOW = 1e-280
 
 
@@ -46,8 +52,9 @@ def _bayes_step(prior, c_z, post):
     (post is then unset). When the plain normaliser is below UNDERFLOW the products are
     formed in log space and rescaled by their maximum, so a token of tiny but positive
     probability keeps a finite log-probability and an exact posterior. ``exact`` is False
-    when a posterior entry that is positive in exact arithmetic came out below UNDERFLOW
-    (its relative precision may be lost).
+    when a posterior entry that is positive in exact arithmetic lost its relative precision:
+    its product prior[i] * c_z[i] or the entry itself is below MIN_NORMAL (a normal product
+    divided by a normal normaliser stays exact to rounding, however small).
     """
     d = prior.shape[0]
     norm = 0.0
@@ -55,7 +62,8 @@ def _bayes_step(prior, c_z, post):
         w = prior[i] * c_z[i]
         post[i] = w
         norm += w
-    if norm > UNDERFLOW:
+    plain = norm > UNDERFLOW
+    if plain:
         for i in range(d):
             post[i] = post[i] / norm
         log_norm = np.log(norm)
@@ -79,8 +87,10 @@ def _bayes_step(prior, c_z, post):
         log_norm = top + np.log(norm)
     exact = True
     for i in range(d):
-        if post[i] < UNDERFLOW and prior[i] > 0.0 and c_z[i] > 0.0:
-            exact = False
+        if prior[i] > 0.0 and c_z[i] > 0.0:
+            value = min(prior[i] * c_z[i], post[i]) if plain else post[i]
+            if value < MIN_NORMAL:
+                exact = False
     return log_norm, exact
 
 
@@ -170,7 +180,7 @@ def _logsumexp(x):
 
 
 @njit(cache=True)
-def _log_forward_kernel(logA, logCT, index, start, pi):
+def _log_forward_kernel(AT, logA, logCT, index, start, pi):
     """The forward recursion in log space for one sequence, from step ``start`` on.
 
     logA = log A (d, d), logCT (U, d) the logs of the emission columns of the tokens used
@@ -187,6 +197,8 @@ def _log_forward_kernel(logA, logCT, index, start, pi):
         log_pi[i] = np.log(pi[start, i]) if pi[start, i] > 0.0 else -np.inf
     joint = np.empty(d)
     column = np.empty(d)
+    scaled = np.empty(d)
+    summed = np.empty(d)
     total = 0.0
     for t in range(start, T):
         c = logCT[index[t]]
@@ -196,12 +208,24 @@ def _log_forward_kernel(logA, logCT, index, start, pi):
         if log_evidence == -np.inf:
             return -np.inf, t
         total += log_evidence
+        top = -np.inf
         for i in range(d):
             joint[i] -= log_evidence
+            if joint[i] > top:
+                top = joint[i]
+        # log pi_{t+1}[j] = logsumexp_i(joint[i] + log A[i, j]) = top + log((e^{joint-top} A)[j]):
+        # one BLAS product; a column whose sum falls below UNDERFLOW (every term of it
+        # underflowed or tiny) is recomputed term by term in log space
+        for i in range(d):
+            scaled[i] = np.exp(joint[i] - top)
+        np.dot(AT, scaled, summed)
         for j in range(d):
-            for i in range(d):
-                column[i] = joint[i] + logA[i, j]
-            log_pi[j] = _logsumexp(column)
+            if summed[j] >= UNDERFLOW:
+                log_pi[j] = top + np.log(summed[j])
+            else:
+                for i in range(d):
+                    column[i] = joint[i] + logA[i, j]
+                log_pi[j] = _logsumexp(column)
         for j in range(d):
             pi[t + 1, j] = np.exp(log_pi[j])
     return total, -1
@@ -222,7 +246,7 @@ def _forward(hmm: HMM, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             used, index = np.unique(tokens[b], return_inverse=True)
             with np.errstate(divide="ignore"):
                 logCT = np.log(hmm.CT[used])
-            rest, failed = _log_forward_kernel(logA, logCT, index.astype(np.int64), lossy[b], pi[b])
+            rest, failed = _log_forward_kernel(hmm.AT, logA, logCT, index.astype(np.int64), lossy[b], pi[b])
             if failed >= 0:
                 seq = b
                 break

@@ -384,7 +384,8 @@ def contributions(hmm: HMM, tokens, rho, f, *, normalize=True) -> np.ndarray:
     powers[0] = f
     for k in range(T):
         powers[k + 1] = hmm.A @ powers[k]
-    values = innovations @ powers.T                    # values[s, k] = delta_s A^k f
+    with np.errstate(over="ignore", invalid="ignore"):  # reported by check_finite_result
+        values = innovations @ powers.T                # values[s, k] = delta_s A^k f
     W = np.zeros((T + 1, T + 1))
     for t in range(1, T + 1):
         s = np.arange(t)

@@ -93,6 +93,16 @@ def _riccati_kernel(A, C, mu, p, cutoff, Sigma, gains):
 class LinearPredictor:
     """The Riccati solution of chapter 5 for horizon T (build it with :func:`linear_predictor`).
 
+    The recursion (chapter 5, eq. ``eq-linear-riccati``) runs in one numba kernel in Joseph
+    form, with the pseudo-inverse cutoff ``PINV_CUTOFF`` relative to the largest eigenvalue.
+
+    Parameters
+    ----------
+    hmm : HMM
+        A validated model (the public entry point :func:`linear_predictor` validates).
+    T : int
+        The horizon, T >= 0.
+
     Attributes
     ----------
     hmm : HMM

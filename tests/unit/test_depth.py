@@ -73,6 +73,59 @@ def test_a_stored_record_is_reproduced():
     assert relaxed is not None and abs(relaxed - r["depth_relaxed"]) <= 1
 
 
+@pytest.mark.parametrize("stickiness,concentration", [(0.0, 0.3), (0.5, 1.0), (0.8, 0.3)])
+def test_measure_depth_exact_agrees_with_float64_where_float64_is_accurate(stickiness,
+                                                                          concentration):
+    """Short sequences, well-conditioned models: rounding cannot move the depth."""
+    hmm = df.random_hmm(4, 3, seed=2, stickiness=stickiness, emission_concentration=concentration)
+    _, tokens = df.sample(hmm, 25, seed=5)
+    for eps in (1e-3, 1e-6, 1e-9):
+        for cap in (3, 26):
+            exact = study.measure_depth_exact(hmm, tokens, eps, cap=cap)
+            assert exact == study.measure_depth(hmm, tokens, eps, cap=cap)
+            assert exact == depth_by_history(hmm, tokens, eps, 1.0, cap)
+    assert study.measure_depth_exact(hmm, tokens, 1e-9, cap=26, bits=100) is not None
+
+
+def test_measure_depth_exact_censors_and_is_exact_after_T_layers():
+    hmm = df.random_hmm(6, 6, seed=0, stickiness=0.95, emission_concentration=0.3)
+    _, tokens = df.sample(hmm, 30, seed=1)
+    assert study.measure_depth_exact(hmm, tokens, 1e-6, cap=5) is None
+    assert study.measure_depth_exact(hmm, tokens, 1e-12, cap=31) <= 30   # exact after T layers
+
+
+def test_measure_depth_exact_rejects_bad_arguments():
+    hmm = df.random_hmm(3, 3, seed=0)
+    tokens = [0, 1, 2, 1]
+    for kw, name in ((dict(eps=0.0), "eps"), (dict(eps=-1e-6), "eps"), (dict(cap=0), "cap"),
+                     (dict(bits=52), "bits")):
+        args = dict(eps=1e-6, cap=5) | kw
+        with pytest.raises(ValueError, match=name):
+            study.measure_depth_exact(hmm, tokens, args.pop("eps"), **args)
+    with pytest.raises(ValueError, match="vocabulary"):
+        study.measure_depth_exact(hmm, [0, 3], 1e-6, cap=5)
+    with pytest.raises(TypeError, match="cap"):
+        study.measure_depth_exact(hmm, tokens, 1e-6, cap=2.0)
+    with pytest.raises(TypeError, match="hmm"):
+        study.measure_depth_exact(hmm.A, tokens, 1e-6, cap=5)
+    tiny = df.HMM(np.array([[1 - 2.0 ** -80, 2.0 ** -80], [0.5, 0.5]]),
+                  np.array([[0.75, 0.25], [0.25, 0.75]]), np.array([0.5, 0.5]))                   # needs 80 bits to be held exactly
+    with pytest.raises(ValueError, match="bits"):
+        study.measure_depth_exact(tiny, [0, 1], 1e-6, cap=3, bits=60)
+    assert study.measure_depth_exact(tiny, [0, 1], 1e-6, cap=3, bits=80) is not None
+
+
+def test_stored_exact_depths_cover_the_exact_cells():
+    stored = json.loads((ROOT / "book" / "data" / "depth_study.json").read_text())
+    cells = stored["params"]["exact_cells"]
+    assert cells
+    for r in stored["records"]:
+        listed = any(r["stickiness"] == s and r["concentration"] == c and r["T"] <= T_max
+                     for s, c, T_max in cells)
+        assert ("depth_exact" in r) == listed
+        assert not listed or r["depth_exact"] is None or 1 <= r["depth_exact"] <= r["cap"]
+
+
 def dense_jacobian(hmm, J):
     """The linearised layer map as a dense matrix on row-stacked sequences (row convention)."""
     T, d = J.shape[0], hmm.n_states

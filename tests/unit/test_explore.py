@@ -106,6 +106,10 @@ def test_spec_is_json_and_agrees_with_the_controls(name):
             assert type(w).__name__ == "Dropdown"
             assert [v for _, v in w.options] == options
             continue
+        if kind == "text":
+            assert type(w).__name__ == "Text" and not w.continuous_update
+            assert 0 < p["low"] <= len(default) <= p["high"]
+            continue
         assert w.continuous_update == p["live"]
         assert w.step == pytest.approx(p["step"], rel=1e-12)
         low, high = value(p["low"]), value(p["high"])
@@ -440,6 +444,9 @@ MOVES = {
                            dict(T=20), dict(position=7), dict(seed=5), dict(position=20)],
     "depth_explorer": [dict(eps=1e-9), dict(eps=1e-3), dict(T=60), dict(memory=2),
                        dict(relax_rule=False), dict(relax=0.3), dict(eps=1e-9), dict(seed=4)],
+    "real_text_explorer": [dict(layers=10), dict(layers=2), dict(relax=0.5), dict(n_states=16),
+                           dict(text="the return statement"), dict(layers=32), dict(relax=1.0),
+                           dict(text="x" * 100)],
 }
 
 

@@ -237,3 +237,50 @@ def test_riccati_mse_is_the_brute_force_best_additive_mse(case):
         value = lp.mse(f)
         assert value >= 0.0
         assert abs(value - bf.best_additive_mse(h, f, T)) <= 1e-10
+
+
+def test_tiny_normal_emissions_stay_exact_and_subnormal_ones_take_the_log_path():
+    """Chapter 12's kind of model: emission entries far below 1e-280, some subnormal.
+
+    A normal product prior * C is exact to rounding (no switch needed); a subnormal emission
+    entry makes the sequence continue in log space, whose prediction step is one matrix
+    product with a term-by-term log-space column where the product's sum is tiny. Both must
+    equal the log-space oracle.
+    """
+    from dualfilter.filtering import MIN_NORMAL, _forward_kernel
+
+    hmm = df.random_hmm(64, 2000, seed=2026, transition_concentration=0.02,
+                        emission_concentration=0.002, stickiness=0.5)
+    positive = hmm.C[hmm.C > 0]
+    assert (positive < 1e-280).mean() > 0.02 and (positive < MIN_NORMAL).any()
+    tokens = np.stack([df.sample(hmm, 128, seed=b)[1] for b in range(3)])
+    pi = np.empty((3, 129, 64))
+    loglik, lossy = np.empty(3), np.empty(3, dtype=np.int64)
+    _forward_kernel(hmm.A, hmm.AT, hmm.CT, hmm.mu, tokens, pi, loglik, lossy)
+    for b in range(3):                   # the first step: tiny normal products do not switch
+        column = hmm.C[:, tokens[b, 0]]
+        products = hmm.mu * column
+        tiny_only = ((column > 0) & (column < 1e-280)).any() and not (
+            (products > 0) & (products < MIN_NORMAL)).any()
+        if tiny_only:
+            assert lossy[b] != 0
+    assert (lossy >= 0).any()            # and some sequence does meet a subnormal product
+    pi = df.predict(hmm, tokens)
+    for b in range(3):
+        oracle = log_space_forward(hmm, tokens[b])
+        assert np.abs(pi[b] - oracle.pi).max() < 1e-12
+        assert abs(df.log_likelihood(hmm, tokens[b]) - oracle.loglik) <= 1e-12 * abs(oracle.loglik)
+
+
+def test_log_path_columns_whose_terms_all_underflow():
+    """A near-deterministic sticky chain: predicted probabilities near 1e-600 in exact
+    arithmetic must come out of the log-space step exactly (term by term), as the oracle says."""
+    eps = 1e-300
+    A = np.array([[1 - eps, eps, 0.0], [0.0, 1 - eps, eps], [eps, 0.0, 1 - eps]])
+    C = np.array([[1 - 2e-200, 1e-200, 1e-200], [1e-200, 1 - 2e-200, 1e-200],
+                  [1e-200, 1e-200, 1 - 2e-200]])
+    hmm = df.HMM(A, C, [1.0, 0.0, 0.0])
+    tokens = np.array([0, 0, 1, 1, 2, 2, 0, 1, 2, 2, 1, 0])
+    oracle = log_space_forward(hmm, tokens)
+    assert np.abs(df.predict(hmm, tokens) - oracle.pi).max() < 1e-12
+    assert abs(df.log_likelihood(hmm, tokens) - oracle.loglik) <= 1e-12 * abs(oracle.loglik)

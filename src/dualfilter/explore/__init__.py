@@ -11,6 +11,9 @@ declarations are documented in :mod:`dualfilter.explore._base`):
 - :func:`attention_explorer` (chapter 10): the "attention" matrix W[t, s] of one layer.
 - :func:`depth_explorer` (chapter 11): error against layer for Jacobi, damped Jacobi,
   Anderson and the parallel scan.
+- :func:`real_text_explorer` (chapter 13): next-character probabilities after a typed text,
+  exact predictor against the dual filter, for an HMM learned from English (the one explorer
+  that does not draw a random model).
 
 Every explorer draws the model ``random_hmm(n_states, n_tokens, seed=seed, stickiness=...,
 emission_concentration=...)`` and the path ``sample(hmm, T, seed=seed)``, computes with the
@@ -34,6 +37,7 @@ from .filter import FilterExplorer, filter_explorer
 from .fixed_point import FixedPointExplorer, fixed_point_explorer
 from .linear_vs_nonlinear import CONCENTRATIONS, EXACT_SEQUENCES, LinearVsNonlinearExplorer, \
     linear_vs_nonlinear_explorer
+from .real_text import RealTextExplorer, real_text_explorer
 from .simplex import SimplexExplorer, simplex_explorer
 
 __all__ = [
@@ -43,6 +47,7 @@ __all__ = [
     "fixed_point_explorer",
     "attention_explorer",
     "depth_explorer",
+    "real_text_explorer",
     "EXPLORERS",
     "parameter_spec",
     "all_specs",
@@ -59,6 +64,7 @@ EXPLORERS: dict[str, type[Explorer]] = {
     "fixed_point_explorer": FixedPointExplorer,
     "attention_explorer": AttentionExplorer,
     "depth_explorer": DepthExplorer,
+    "real_text_explorer": RealTextExplorer,
 }
 
 

@@ -73,11 +73,11 @@ The parameter declaration as JSON (``ex.spec()``, :func:`parameter_spec`)
 A list of objects, one per parameter, in dependency order (resolve them in list order)::
 
     {"name": str,              # the keyword of set() and of the factory
-     "kind": "int" | "float" | "log" | "bool" | "choice",
+     "kind": "int" | "float" | "log" | "bool" | "choice" | "text",
      "label": str,             # the control's label
      "default": value | ref,   # the factory's default
-     "low": number | ref,      # int, float, log: the inclusive bounds
-     "high": number | ref,
+     "low": number | ref,      # int, float, log: the inclusive bounds; text: the bounds
+     "high": number | ref,     #   of its length in characters (Unicode code points)
      "step": number,           # int: 1; float: the slider step; log: the step in log10 units
      "options": [number, ...] | {"range": ref},   # choice only: the allowed values;
                                                    # {"range": r} means 0, 1, ..., r - 1
@@ -93,8 +93,9 @@ where a ``ref`` ``{"param": "T", "offset": 1}`` stands for the current value of 
 Semantics (the JavaScript twins implement the same):
 
 - types: an ``int`` takes integers only; ``float`` and ``log`` take finite real numbers (not
-  booleans); a ``bool`` takes true/false only; a ``choice`` takes one of its options. Arrays
-  and strings are refused.
+  booleans); a ``bool`` takes true/false only; a ``choice`` takes one of its options; a
+  ``text`` takes strings only (its control is a text box, applied on Enter or leaving it).
+  Arrays are refused, and strings by every kind but ``text``.
 - range: low <= value <= high after resolving refs with the new values of the earlier
   parameters. A ``float``/``log`` value within 1e-9 (relative) of a bound is snapped to it (a
   log slider's ends are 10**log10(bound), which can miss the bound by one rounding); relative
@@ -106,7 +107,8 @@ Semantics (the JavaScript twins implement the same):
   high], got <value>"`` (``"<name> must be <low>, got <value>"`` when low = high),
   ``"<name> must be an integer, got ..."``, ``"<name> must be a number, got ..."``, ``"<name>
   must be True or False, got ..."``, ``"<name> must be one of ...; got ..."``, ``"<name> must
-  be a single value, got an array of shape ..."``, with ``": " + reason`` appended to a range
+  be a single value, got an array of shape ..."``, ``"<name> must be a string, got ..."``,
+  ``"<name> must have <low> to <high> characters, got <n>"``, with ``": " + reason`` appended to a range
   error when the parameter has a reason. The parameters are checked in list order and the
   first error is reported. A factory given invalid parameters shows the defaults, with the
   message in ``status``.
@@ -141,7 +143,7 @@ __all__ = ["Ref", "Param", "Explorer", "LayerAnimation", "model_params", "layer_
 SNAP = 1e-9           # relative distance within which a float is snapped to its bound
 CACHE_SIZE = 4        # results kept per cached quantity (moving a slider back costs nothing)
 FRAMES_KEPT = 4       # pictures of axes frames kept (toggling a control back costs a blit)
-KINDS = ("int", "float", "log", "bool", "choice")
+KINDS = ("int", "float", "log", "bool", "choice", "text")
 
 
 # ======================================================================================
@@ -207,14 +209,15 @@ class Param:
     ----------
     name : str
         The keyword of ``set`` and of the factory.
-    kind : {"int", "float", "log", "bool", "choice"}
-        "log" is a float shown on a log slider.
+    kind : {"int", "float", "log", "bool", "choice", "text"}
+        "log" is a float shown on a log slider; "text" a string in a text box.
     default : value or Ref
         The factory's default (a :class:`Ref` follows an earlier parameter).
     label : str
         The control's label.
     low, high : number or Ref, optional
-        Inclusive bounds of "int", "float" and "log" (numbers for "log").
+        Inclusive bounds of "int", "float" and "log" (numbers for "log"); for "text", of
+        its length in characters (numbers).
     step : float, optional
         Slider step (1 for "int"; in log10 units for "log").
     options : tuple of numbers or Ref, optional
@@ -269,6 +272,14 @@ class Param:
         if isinstance(value, np.ndarray) or _is_sequence(value):
             shape = np.shape(value) if isinstance(value, np.ndarray) else (len(value),)
             return None, f"{name} must be a single value, got an array of shape {shape}"
+        if self.kind == "text":
+            if not isinstance(value, str):
+                return None, f"{name} must be a string, got {_show(value)}"
+            low, high = self.bounds(params)
+            if not low <= len(value) <= high:
+                return None, (f"{name} must have {low} to {high} characters, got {len(value)}"
+                              + (f": {self.reason}" if self.reason else ""))
+            return value, None
         if self.kind == "bool":
             if isinstance(value, (bool, np.bool_)):
                 return bool(value), None
@@ -325,7 +336,7 @@ class Param:
         if self.kind == "choice":
             options = self.choices(params)
             return value if value in options else options[-1]
-        if self.kind == "bool":
+        if self.kind in ("bool", "text"):
             return value
         low, high = self.bounds(params)
         return min(max(value, low), high)
@@ -340,6 +351,8 @@ class Param:
         if self.kind in ("int", "float", "log"):
             out.update(low=_jsonable(self.low), high=_jsonable(self.high),
                        step=_jsonable(self.step))
+        if self.kind == "text":
+            out.update(low=_jsonable(self.low), high=_jsonable(self.high))
         if self.kind == "choice":
             out["options"] = ({"range": self.options.to_json()} if isinstance(self.options, Ref)
                               else [_jsonable(o) for o in self.options])
@@ -364,6 +377,8 @@ class Param:
                 what = "one of " + ", ".join(_show(o) for o in self.options)
         elif self.kind == "bool":
             what = "bool"
+        elif self.kind == "text":
+            what = f"str of {text(self.low)} to {text(self.high)} characters"
         elif self.kind == "int":
             what = f"int in {text(self.low)}..{text(self.high)}"
         else:
@@ -637,6 +652,9 @@ class Explorer(ABC):
             value = self._params[name]
             if p.kind == "bool":
                 w = W.Checkbox(value=value, indent=False, **common)
+            elif p.kind == "text":
+                w = W.Text(value=value, continuous_update=False,
+                           **{**common, "layout": W.Layout(width="740px")})
             elif p.kind == "choice":
                 w = W.Dropdown(options=self._choice_options(p), value=value, **common)
             else:

@@ -167,6 +167,8 @@ def _plain(params: dict) -> dict:
             out[k] = bool(v)
         elif isinstance(v, (int, np.integer)):
             out[k] = int(v)
+        elif isinstance(v, str):
+            out[k] = v
         else:
             out[k] = float(v)
     return out

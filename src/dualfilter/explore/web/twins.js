@@ -13,7 +13,7 @@
  *
  * For each twin on the page this module
  * - builds the controls from the declaration (a slider per int/float/log parameter, a check
- *   box per bool, a menu per choice; parameters with ``"control": false`` are settable through
+ *   box per bool, a menu per choice, a text box per text (applied on Enter or on leaving it); parameters with ``"control": false`` are settable through
  *   ``set`` only), with the semantics of the Python explorers (explore/_base.py: types,
  *   inclusive bounds, refs to earlier parameters, snapping to a bound, clamping of a
  *   parameter whose bounds moved, the same error messages);
@@ -128,6 +128,15 @@ export function checkParam(p, value, params) {
   if (value !== null && typeof value === "object") {
     return [null, `${name} must be a single value, got an array of shape (${Object.keys(value).length},)`];
   }
+  if (p.kind === "text") {
+    if (typeof value !== "string") return [null, `${name} must be a string, got ${showValue(value)}`];
+    const [low, high] = bounds(p, params);
+    const n = [...value].length;           // code points, as Python's len
+    if (!(low <= n && n <= high)) {
+      return [null, `${name} must have ${low} to ${high} characters, got ${n}` + (p.reason ? `: ${p.reason}` : "")];
+    }
+    return [value, null];
+  }
   if (p.kind === "bool") {
     if (typeof value === "boolean") return [value, null];
     return [null, `${name} must be True or False, got ${showValue(value)}`];
@@ -175,7 +184,7 @@ export function clampParam(p, value, params) {
     const options = choices(p, params);
     return options.includes(value) ? value : options[options.length - 1];
   }
-  if (p.kind === "bool") return value;
+  if (p.kind === "bool" || p.kind === "text") return value;
   const [low, high] = bounds(p, params);
   return Math.min(Math.max(value, low), high);
 }
@@ -277,6 +286,9 @@ const CSS = `
 .dualfilter-twin .dft-control label { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .dualfilter-twin .dft-control input[type=range] { width: 100%; min-width: 0; margin: 0; height: 1.6em; }
 .dualfilter-twin .dft-control select { width: 100%; min-width: 0; }
+.dualfilter-twin .dft-control.dft-text { grid-column: 1 / -1; }
+.dualfilter-twin .dft-control input[type=text] { width: 100%; min-width: 0; box-sizing: border-box;
+  font-family: monospace; }
 .dualfilter-twin .dft-control input[type=checkbox] { justify-self: start; width: 1.1em; height: 1.1em; }
 .dualfilter-twin .dft-control output { font-variant-numeric: tabular-nums; text-align: right; }
 .dualfilter-twin .dft-status { min-height: 1.3em; font-size: 0.85rem; color: #b00020; }
@@ -457,6 +469,13 @@ class Twin {
       input = document.createElement("input");
       input.type = "checkbox";
       input.addEventListener("change", () => this.fromControl({ [p.name]: input.checked }));
+    } else if (p.kind === "text") {
+      input = document.createElement("input");
+      input.type = "text";
+      input.spellcheck = false;
+      input.maxLength = 4 * refValue(p.high, this.params);   // UTF-16 units; the check counts characters
+      box.classList.add("dft-text");
+      input.addEventListener("change", () => this.fromControl({ [p.name]: input.value }));
     } else if (p.kind === "choice") {
       input = document.createElement("select");
       input.addEventListener("change", () => {
@@ -485,12 +504,17 @@ class Twin {
     return control;
   }
 
-  syncControls() {
+  /** Move the controls to the parameters; ``keepTyped``: leave text boxes as typed (a refused
+   * text stays in its box, with the message, for the reader to correct). */
+  syncControls(keepTyped = false) {
     for (const control of Object.values(this.controls)) {
       const { p, input, output } = control;
       const value = this.params[p.name];
       if (p.kind === "bool") {
         input.checked = value;
+        output.textContent = "";
+      } else if (p.kind === "text") {
+        if (!keepTyped && input.value !== value) input.value = value;
         output.textContent = "";
       } else if (p.kind === "choice") {
         const options = choices(p, this.params);
@@ -584,7 +608,7 @@ class Twin {
 
   refuse(message) {
     this.setStatus(message);
-    this.syncControls();        // the controls go back to the last valid parameters
+    this.syncControls(true);    // the controls go back to the last valid parameters
     return Promise.reject(new Error(message));
   }
 
@@ -592,7 +616,7 @@ class Twin {
   view() {
     const width = Math.max(280, Math.floor(this.root.getBoundingClientRect().width || 800));
     return { width, narrow: width < NARROW, style: this.config.style, plot: plotstyle,
-             figsize: this.config.figsize };
+             figsize: this.config.figsize, data: this.config.data ?? null };
   }
 
   makeFigure(result, params) {

@@ -18,7 +18,7 @@ import pytest
 import dualfilter as df
 from dualfilter import text
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import fit_text_models  # noqa: E402
 
