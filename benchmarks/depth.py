@@ -17,8 +17,8 @@ at d = 8, 64, 256 for T = 1600. Every time is the minimum over interleaved repet
 one run. The package's kernels run with OpenBLAS limited to one thread (threadpoolctl): on
 this shared two-core machine a two-thread BLAS measured four times slower than one thread
 under load. dynamax runs with JAX's defaults. Chapter 11 imports this file (``first_below`` in
-book/11-few-layers.md; ``grid``, ``depth_of``, ``solver_errors``, ``scan_errors`` and the stored
-JSON in its section book/11a-solvers.md).
+book/11-few-layers.md; ``depth_of``, ``solver_errors``, ``scan_errors`` in its section
+book/11a-solvers.md; ``grid`` and the stored JSON in its section book/11b-depth-study.md).
 """
 
 from __future__ import annotations
