@@ -139,8 +139,8 @@ def colour_scales(names, stops: int = SCALE_STOPS) -> dict:
 def twin_config(ex) -> dict:
     """Everything the page needs to rebuild the explorer ``ex`` live (plain JSON)."""
     style = plots.style()
-    style["colorscales"] = colour_scales(
-        {style["sequential_cmap"], style["diverging_cmap"], style["simplex_cmap"]})
+    style["colorscales"] = colour_scales(      # sorted: the page's HTML is deterministic
+        sorted({style["sequential_cmap"], style["diverging_cmap"], style["simplex_cmap"]}))
     name = _factory_name(ex)
     config = {"name": name, "spec": ex.spec(), "params": _plain(ex.params),
               "control_order": list(ex.control_order), "figsize": list(ex.figsize),
