@@ -38,7 +38,8 @@ def test_stored_model_is_consistent(d):
     assert int(record["n_iter"]) == settings["n_iter"] and float(record["tol"]) == settings["tol"]
     assert int(record["seed"]) == settings["seed"]
     path = record["log_likelihoods"]
-    assert 1 <= len(path) - 1 <= settings["n_iter"]
+    iterations = len(path) - 1
+    assert 0 < iterations <= settings["n_iter"]
     assert np.all(np.diff(path) >= -1e-12 * abs(path[-1]))               # the EM inequality
     floor, tf = float(record["floor"]), float(record["transition_floor"])
     assert tf == df.learning.TRANSITION_FLOOR and floor == df.learning.DEFAULT_FLOOR
