@@ -128,19 +128,6 @@ def grid(full=False, progress=False):
 
 
 # --------------------------------------------------------------------------- timing
-def best_times(fns: dict, repeats: int) -> dict:
-    """Minimum wall-clock (s) of each function over interleaved rounds (one warm-up each)."""
-    for fn in fns.values():
-        fn()
-    times = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: min(ts) for name, ts in times.items()}
-
-
 def dynamax_filters():
     """(parallel, sequential) jitted float64 filters of dynamax, or None if not importable."""
     try:
@@ -156,6 +143,10 @@ def dynamax_filters():
 
 def timings(ds=(8, 64, 256), T=1600, repeats=5):
     """Wall-clock of the scan (both schedules), predict, one layer, and dynamax, per d."""
+    # imported here: the chapters load this file by path (benchmarks/ is not on their sys.path)
+    # and never time anything; run as a script, benchmarks/ is sys.path[0]
+    from common import best_times
+
     (filters, version) = dynamax_filters()
     rows = []
     for d in ds:
