@@ -79,6 +79,8 @@ def _code_cells(nb) -> list:
 # every other chapter's; re-running them would double the cost of the book tests.
 RUN_ONCE = {
     "book/12-research-scale": "runs at GPT-2-small scale (d = 768, 50257 tokens, T = 1024)",
+    "book/12a-research-errors": "repeats the set-up of chapter 12 at GPT-2-small scale "
+                                "(d = 768, 50257 tokens, T = 1024, 24 layers)",
 }
 
 # Notebook chapters only: a plain markdown page (the intro) has fenced examples, not code cells.
