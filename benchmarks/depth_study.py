@@ -11,8 +11,8 @@ Usage::
 
 The measurement and the grids live in the package (``dualfilter.depth``); the section
 book/09a-depth-study.md draws the stored results in a separate, labelled figure and checks
-that their parameters are ``FULL_GRID`` (provenance). The FULL run takes about 8 minutes on 2 cores, and the fixed-point
-depths of ``FULL_GRID['exact_cells']`` (pure Python) about 11 more.
+that their parameters are ``FULL_GRID`` (provenance). The FULL run takes about 8 minutes on
+2 cores, and the fixed-point depths of ``FULL_GRID['exact_cells']`` (pure Python) about 11 more.
 """
 
 from __future__ import annotations
