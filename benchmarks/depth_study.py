@@ -1,17 +1,18 @@
-"""Run the full depth study of chapter 9 and store it in book/data/depth_study.json.
+"""Run the full depth study of chapter 9 (section book/09a-depth-study.md); store it in
+book/data/depth_study.json.
 
 Usage::
 
     python benchmarks/depth_study.py             # FULL_GRID -> book/data/depth_study.json
-    python benchmarks/depth_study.py --default   # the small grid chapter 9 computes live
+    python benchmarks/depth_study.py --default   # the small grid section 9a computes live
     python benchmarks/depth_study.py --out /tmp/d.json
     python benchmarks/depth_study.py --add-exact # only the fixed-point depths of exact_cells,
                                                  # added to the stored float64 records
 
-The measurement and the grids live in the package (``dualfilter.depth``); chapter 9 draws the
-stored results in a separate, labelled figure and checks that their parameters are
-``FULL_GRID`` (provenance). The FULL run takes about 8 minutes on 2 cores, and the fixed-point
-depths of ``FULL_GRID['exact_cells']`` (pure Python) about 11 more.
+The measurement and the grids live in the package (``dualfilter.depth``); the section
+book/09a-depth-study.md draws the stored results in a separate, labelled figure and checks
+that their parameters are ``FULL_GRID`` (provenance). The FULL run takes about 8 minutes on
+2 cores, and the fixed-point depths of ``FULL_GRID['exact_cells']`` (pure Python) about 11 more.
 """
 
 from __future__ import annotations

@@ -105,7 +105,9 @@ def dual_backward(hmm: HMM, f, u=None, *, T=None) -> np.ndarray:
             raise ValueError(f"u has {u.shape[0]} rows but T = {T}")
         T = u.shape[0]
     check_array_size((T + 1, hmm.n_states), "dual_backward(T)")
-    return check_finite_result(_backward(hmm, f, T, u)[0], "dual_backward")
+    with np.errstate(over="ignore", invalid="ignore"):  # reported by check_finite_result
+        y = _backward(hmm, f, T, u)[0]
+    return check_finite_result(y, "dual_backward")
 
 
 def control_cost(hmm: HMM, f, u) -> float:
@@ -138,14 +140,15 @@ def control_cost(hmm: HMM, f, u) -> float:
         )
     u = _check_controls(hmm, u)
     T = u.shape[0]
-    y = _backward(hmm, f, T, u)[0]
     A, C = hmm.A, hmm.C
     p = hmm.prior_marginals(T)
-    cost = hmm.mu @ y[0] ** 2 - (hmm.mu @ y[0]) ** 2
-    for t in range(T):
-        gamma_A = A @ y[t + 1] ** 2 - (A @ y[t + 1]) ** 2
-        gamma_C = C @ u[t] ** 2 - (C @ u[t]) ** 2
-        cost += p[t] @ (gamma_A + gamma_C)
+    with np.errstate(over="ignore", invalid="ignore"):  # reported by check_finite_result
+        y = _backward(hmm, f, T, u)[0]
+        cost = hmm.mu @ y[0] ** 2 - (hmm.mu @ y[0]) ** 2
+        for t in range(T):
+            gamma_A = A @ y[t + 1] ** 2 - (A @ y[t + 1]) ** 2
+            gamma_C = C @ u[t] ** 2 - (C @ u[t]) ** 2
+            cost += p[t] @ (gamma_A + gamma_C)
     return float(check_finite_result(cost, "control_cost"))
 
 
@@ -218,4 +221,6 @@ def estimate(hmm: HMM, tokens, f, U) -> float:
     if U.shape[0] != T:
         raise ValueError(f"U has {U.shape[0]} rows but there are T = {T} tokens")
     y0 = _backward(hmm, f, T)[0][0]
-    return check_finite_result(_estimate(hmm, y0, U, tokens), "estimate")
+    with np.errstate(over="ignore", invalid="ignore"):  # reported by check_finite_result
+        value = _estimate(hmm, y0, U, tokens)
+    return check_finite_result(value, "estimate")

@@ -139,7 +139,9 @@ class LinearPredictor:
             terms (the pseudo-inverse cutoff), however small the MSE.
         """
         f = check_function(self.hmm, f)
-        value = float(check_finite_result(f @ self.Sigma[self.T] @ f, "mse"))
+        with np.errstate(over="ignore", invalid="ignore"):  # reported by check_finite_result
+            value = f @ self.Sigma[self.T] @ f
+        value = float(check_finite_result(value, "mse"))
         return max(value, 0.0)
 
     def controls(self, f) -> np.ndarray:

@@ -30,7 +30,7 @@ __all__ = [
     "plot_mc_convergence", "plot_martingale_paths", "plot_runtimes", "plot_mse_sweep",
     "plot_estimates_vs_truth", "plot_attention_matrix", "plot_lag_decay",
     "plot_measure_heatmap", "plot_states", "plot_layer_errors", "plot_position_errors",
-    "plot_grid_heatmap", "plot_cross_entropy_layers", "plot_scaling", "plot_next_token_probs",
+    "plot_cross_entropy_layers", "plot_scaling", "plot_next_token_probs",
     "plot_tokens", "plot_token_probability", "plot_predictor_mse", "plot_simplex",
     "plot_attention_row", "plot_row_outline",
     "set_measure_heatmap", "set_errors", "set_simplex", "set_attention_row",
@@ -573,30 +573,6 @@ def set_simplex(artists, rho, pi) -> tuple[np.ndarray, np.ndarray]:
     artists["targets"].set_offsets(pi_xy)
     artists["segments"].set_segments(np.stack([rho_xy, pi_xy], axis=1))
     return rho_xy, pi_xy
-
-
-def plot_grid_heatmap(ax, values, xticklabels, yticklabels, *, xlabel, ylabel, title=None,
-                      fmt="{:.0f}", cmap="magma_r", vmin=None, vmax=None):
-    """Annotated heat map of a two-parameter experiment (chapter 8).
-
-    ``values`` (ny, nx): cell [i, j] is drawn at row i (label ``yticklabels[i]``, bottom to
-    top) and column j (label ``xticklabels[j]``) and annotated with ``fmt.format(value)``.
-    Returns the image (for a colour bar).
-    """
-    values = np.asarray(values, dtype=float)
-    im = ax.imshow(values, origin="lower", aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax)
-    lo, hi = np.nanmin(values), np.nanmax(values)
-    for i in range(values.shape[0]):
-        for j in range(values.shape[1]):
-            v = values[i, j]
-            dark = (v - lo) > 0.55 * (hi - lo) if hi > lo else False
-            ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=8,
-                    color="white" if dark else "black")
-    ax.set_xticks(range(values.shape[1]), [str(x) for x in xticklabels])
-    ax.set_yticks(range(values.shape[0]), [str(y) for y in yticklabels])
-    ax.set(xlabel=xlabel, ylabel=ylabel)
-    _title(ax, title)
-    return im
 
 
 def plot_depth_study(axes, result, *, title=None, keys=("depth", "depth_relaxed")):

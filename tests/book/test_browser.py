@@ -22,21 +22,14 @@ required in CI (``CI=true``): there a missing browser fails the test; elsewhere 
 from __future__ import annotations
 
 import base64
-import functools
-import http.server
-import os
 import re
-import shutil
-import tempfile
-import threading
 from pathlib import Path
 
 import pytest
 import yaml
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
+from chromium import headless_chromium, serve
 from pages import toc_pages
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,64 +54,22 @@ ALLOWED_CONSOLE_ERRORS = [
 PAGES = toc_pages()
 
 
-def _chromium_paths():
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver = shutil.which("chromedriver")
-    return browser, driver
-
-
 # --------------------------------------------------------------------------- fixtures
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # keep pytest output clean
-        pass
 
 
 @pytest.fixture(scope="module")
 def site(built_book):
     """Serve the built HTML on 127.0.0.1 at a free port; yield the base URL."""
-    handler = functools.partial(_QuietHandler, directory=str(built_book))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(built_book) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser():
     """Headless Chromium through chromedriver, with a fresh profile and no outside network."""
-    chromium, chromedriver = _chromium_paths()
-    if not (chromium and chromedriver):
-        reason = ("Chromium and ChromeDriver are needed for the browser tests: "
-                  "apt-get install chromium chromium-driver (.ci/run does it)")
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-
-    profile = tempfile.mkdtemp(prefix="dualfilter-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={profile}", "--window-size=1280,1000",
-                 # every host but the local server is unreachable: the site must be self-contained
-                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=chromedriver))
-    driver.set_page_load_timeout(PAGE_TIMEOUT)
-    driver.set_script_timeout(PAGE_TIMEOUT)
-    try:
+    with headless_chromium("the browser tests", page_timeout=PAGE_TIMEOUT,
+                           script_timeout=PAGE_TIMEOUT) as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- page checks

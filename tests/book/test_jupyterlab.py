@@ -34,18 +34,16 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
-from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
+from chromium import headless_chromium
 from offline import offline_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,18 +75,6 @@ ALLOWED_CONSOLE_ERRORS = [
 
 
 # --------------------------------------------------------------------------- fixtures
-
-
-def _require_chromium():
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    chromedriver = shutil.which("chromedriver")
-    if not (chromium and chromedriver):
-        reason = ("Chromium and ChromeDriver are needed for the JupyterLab test: "
-                  "apt-get install chromium chromium-driver (.ci/run does it)")
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return chromium, chromedriver
 
 
 def _server_log(path: Path) -> str:
@@ -183,25 +169,9 @@ def lab(tmp_path):
 
 @pytest.fixture
 def chromium():
-    browser_path, driver_path = _require_chromium()
-    profile = tempfile.mkdtemp(prefix="dualfilter-lab-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = browser_path
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={profile}", "--window-size=1400,1000",
-                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=driver_path))
-    driver.set_page_load_timeout(OPEN_TIMEOUT)
-    driver.set_script_timeout(60)
-    try:
+    with headless_chromium("the JupyterLab test", window="1400,1000", page_timeout=OPEN_TIMEOUT,
+                           script_timeout=60) as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- helpers

@@ -29,15 +29,8 @@ driven through the contract ``window.dualfilterExplorers`` (names, ``set``, ``st
 
 from __future__ import annotations
 
-import base64
 import functools
-import http.server
-import json
-import os
 import re
-import shutil
-import tempfile
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +39,7 @@ import pytest
 import dualfilter as df
 from dualfilter import brute_force, explore
 from dualfilter.explore.linear_vs_nonlinear import CONCENTRATIONS, EXACT_SEQUENCES
+from chromium import headless_chromium, serve
 from web_engine_compare import TOL, _sensitivity, compare_depth, mc_mmse_on_paths, mismatch, \
     riccati_conditioning
 
@@ -65,53 +59,16 @@ ALLOWED_CONSOLE_ERRORS = [  # as tests/book/test_browser.py, each explained ther
 
 # --------------------------------------------------------------------------- fixtures
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):
-        pass
-
-
 @pytest.fixture(scope="module")
 def site(built_book):
-    handler = functools.partial(_QuietHandler, directory=str(built_book))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(built_book) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser():
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    chromedriver = shutil.which("chromedriver")
-    if not (chromium and chromedriver):
-        reason = ("Chromium and ChromeDriver are needed for the live explorer tests: "
-                  "apt-get install chromium chromium-driver (.ci/run does it)")
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="dualfilter-live-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 f"--user-data-dir={profile}", "--window-size=1280,1000",
-                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=chromedriver))
-    driver.set_page_load_timeout(90)
-    driver.set_script_timeout(120)
-    try:
+    with headless_chromium("the live explorer tests", page_timeout=90, script_timeout=120) as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 @functools.lru_cache(maxsize=None)

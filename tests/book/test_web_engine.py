@@ -26,12 +26,9 @@ missing browser fails the tests; elsewhere they skip.
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import http.server
 import json
-import os
-import shutil
-import tempfile
 import threading
 from pathlib import Path
 
@@ -40,7 +37,8 @@ import pytest
 from scipy import special
 
 import dualfilter as df
-from web_engine_compare import TOL, compare_case, compare_depth, compare_rule, mismatch, model_of
+from chromium import headless_chromium
+from web_engine_compare import compare_case, compare_depth, compare_rule, mismatch, model_of
 
 browser = pytest.mark.book   # every test here is under tests/book (marker book) anyway
 
@@ -84,31 +82,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def page():
     """Headless Chromium on the engine's test page; yields a function calling runner.<name>."""
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    chromedriver = shutil.which("chromedriver")
-    if not (chromium and chromedriver):
-        reason = ("Chromium and ChromeDriver are needed for the engine tests: "
-                  "apt-get install chromium chromium-driver (.ci/run does it)")
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    profile = tempfile.mkdtemp(prefix="dualfilter-engine-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 f"--user-data-dir={profile}",
-                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=chromedriver))
-    driver.set_script_timeout(300)
-    try:
+    with contextlib.ExitStack() as stack:
+        stack.callback(server.server_close)
+        stack.callback(server.shutdown)
+        driver = stack.enter_context(headless_chromium("the engine tests", page_timeout=300,
+                                                       script_timeout=300))
         driver.get(f"http://127.0.0.1:{server.server_address[1]}/")
         ready = driver.execute_async_script("""
             const done = arguments[arguments.length - 1], start = Date.now();
@@ -132,11 +112,6 @@ def page():
         yield call
         severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         assert not severe, f"console errors: {severe}"
-    finally:
-        driver.quit()
-        server.shutdown()
-        server.server_close()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- models

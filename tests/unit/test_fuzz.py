@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import os
 from datetime import timedelta
+import warnings
 
 import numpy as np
 import pytest
@@ -638,16 +639,23 @@ def test_mute_token_is_refused_everywhere():
 
 
 def test_huge_inputs_raise_instead_of_returning_nan():
-    """Finite inputs whose squares overflow float64: a ValueError naming the overflow."""
+    """Finite inputs whose squares overflow float64: a ValueError naming the overflow, and
+    no RuntimeWarning printed before it (numpy's overflow warnings are silenced where the
+    result is checked)."""
     h = df.random_hmm(2, 2, seed=0)
-    with pytest.raises(ValueError, match="overflowed"):
-        df.control_cost(h, [1e200, -1e200], np.zeros((2, 2)))
-    with pytest.raises(ValueError, match="overflowed"):
-        df.dual_backward(h, [1e308, 1e308], np.full((3, 2), 1e308))
-    with pytest.raises(ValueError, match="overflowed"):
-        df.linear_predictor(h, 3).mse([1e200, -1e200])
-    with pytest.raises(ValueError, match="overflowed"):
-        df.contributions(h, [0, 1], np.full((3, 2), 1e300), [1e300, 1e300], normalize=False)
+    calls = [
+        lambda: df.control_cost(h, [1e200, -1e200], np.zeros((2, 2))),
+        lambda: df.control_cost(h, [1.0, 1.0], np.full((5, 2), 1e300)),
+        lambda: df.dual_backward(h, [1e308, 1e308], np.full((3, 2), 1e308)),
+        lambda: df.linear_predictor(h, 3).mse([1e200, -1e200]),
+        lambda: df.estimate(h, [0, 1, 0], [1.0, 1.0], np.full((3, 2), 1e308)),
+        lambda: df.contributions(h, [0, 1], np.full((3, 2), 1e300), [1e300, 1e300], normalize=False),
+    ]
+    for call in calls:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            with pytest.raises(ValueError, match="overflowed"):
+                call()
 
 
 def test_subnormal_measures_are_accepted():
