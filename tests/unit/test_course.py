@@ -57,6 +57,18 @@ def test_every_exercise_title_carries_one_to_three_stars(page):
     assert not bad, f"{page.name}: exercises without a difficulty mark: {bad}"
 
 
+def test_every_chapter_ends_with_exercises():
+    """The introduction says so: every numbered chapter page (not its sections, not the
+    appendix) has an Exercises section with at least one exercise, the last section of the page."""
+    for page in PAGES:
+        if not re.match(r"\d\d-", page.name):
+            continue
+        text = page.read_text(encoding="utf-8")
+        headings = re.findall(r"^## (.+)$", text, re.MULTILINE)
+        assert headings and headings[-1] == "Exercises", f"{page.name}: last section {headings[-1:]}"
+        assert EXERCISE.search(text.split("\n## Exercises\n", 1)[1]), f"{page.name}: no exercise"
+
+
 def test_the_course_has_exercises_where_issue_9_asks():
     count = {p.stem: len(EXERCISE.findall(p.read_text(encoding="utf-8"))) for p in PAGES}
     assert count["01-next-token"] >= 3 and count["10-transformer"] >= 3
