@@ -6,7 +6,8 @@
   ``book`` automatically; CI runs everything.
 
 Oracles shared by several test modules (the log-space forward algorithm, the hmmlearn
-adapter) live in ``tests/oracles.py``.
+adapter) live in ``tests/oracles.py``; the list of the book's pages from _toc.yml in
+``tests/pages.py``.
 """
 
 from pathlib import Path

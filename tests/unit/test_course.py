@@ -10,7 +10,8 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
+
+from pages import toc_pages
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_LINES = 720
@@ -18,24 +19,8 @@ EXERCISE = re.compile(r"^(`{3,}|:{3,})\{exercise\}\s*(?P<title>.*)$", re.MULTILI
 STARS = re.compile(r"\S \u2605{1,3}$")    # "Title ★" .. "Title ★★★"
 
 
-def toc_files() -> list[Path]:
-    """The source of every document of _toc.yml (root, chapters, nested sections)."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    names = [toc["root"]]
-
-    def walk(entries):
-        for entry in entries or []:
-            if "file" in entry:
-                names.append(entry["file"])
-            walk(entry.get("sections"))
-
-    for part in toc.get("parts", []):
-        walk(part.get("chapters"))
-    return [next(p for p in (ROOT / (n + ".md"), ROOT / (n + ".ipynb")) if p.exists())
-            for n in names]
-
-
-PAGES = toc_files()
+PAGES = [next(p for p in (ROOT / (n + ".md"), ROOT / (n + ".ipynb")) if p.exists())
+         for n in toc_pages()]
 
 
 def test_the_toc_lists_the_chapters_and_their_sections():

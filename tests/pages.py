@@ -1,10 +1,10 @@
-"""The pages of the book, from _toc.yml."""
+"""The pages of the book, from _toc.yml (used by tests/book and tests/unit/test_course.py)."""
 
 from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def toc_pages() -> list[str]:
