@@ -108,8 +108,8 @@ Semantics (the JavaScript twins implement the same):
   ``"<name> must be an integer, got ..."``, ``"<name> must be a number, got ..."``, ``"<name>
   must be True or False, got ..."``, ``"<name> must be one of ...; got ..."``, ``"<name> must
   be a single value, got an array of shape ..."``, ``"<name> must be a string, got ..."``,
-  ``"<name> must have <low> to <high> characters, got <n>"``, with ``": " + reason`` appended to a range
-  error when the parameter has a reason. The parameters are checked in list order and the
+  ``"<name> must have <low> to <high> characters, got <n>"``, with ``": " + reason``
+  appended to a range error when the parameter has a reason. The parameters are checked in list order and the
   first error is reported. A factory given invalid parameters shows the defaults, with the
   message in ``status``.
 

@@ -72,9 +72,9 @@ def concentration_grid(param) -> list[float]:
 def book_models(ex) -> dict | None:
     """The package's models for the explorer's (n_states, n_tokens, seed), for the page.
 
-    Returns ``{"n_states", "n_tokens", "seed", "transition_concentration", "A_random" (d, d), "emission": [{"concentration",
-    "C" (d, n), "mu" (d,)}, ...], "uniforms" (2 T_max + 1,)}`` or None for an explorer without
-    the shared model parameters. The A of ``random_hmm(d, n, seed=seed, stickiness=s,
+    Returns ``{"n_states", "n_tokens", "seed", "transition_concentration", "A_random" (d, d),
+    "emission": [{"concentration", "C" (d, n), "mu" (d,)}, ...], "uniforms" (2 T_max + 1,)}``
+    or None for an explorer without the shared model parameters. The A of ``random_hmm(d, n, seed=seed, stickiness=s,
     emission_concentration=c)`` is ``M / M.sum(axis=1)`` with ``M = s I + (1 - s) A_random``
     (``HMM`` divides rows by their sums; the page repeats numpy's summation order), its C and
     mu are those of c (checked here for the cell's parameters), and ``sample(hmm, T,
